@@ -1,0 +1,3 @@
+// Everything that runs in a browser as well as in Node.js.
+export * from './errors.js';
+export * from './isa/index.js';

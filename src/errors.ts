@@ -1,0 +1,58 @@
+// Typed errors shared by every layer. Recognise them by `name` or `code`,
+// not by `instanceof` (errors cross realms: workers, bundles, the browser).
+
+export class TsbpfError extends Error {
+  /** Stable machine-readable code, e.g. `ASM_SYNTAX`, `DECODE_OPCODE`. */
+  readonly code: string;
+  constructor(name: string, code: string, message: string) {
+    super(message);
+    this.name = name;
+    this.code = code;
+  }
+}
+
+/** Bytecode that cannot be decoded or is not a valid instruction; `index` is the slot. */
+export class DecodeError extends TsbpfError {
+  constructor(code: string, message: string, readonly index: number) {
+    super('DecodeError', code, `insn ${index}: ${message}`);
+  }
+}
+
+/** Assembler input that is not a valid program. `line`/`column` are 1-based. */
+export class AsmError extends TsbpfError {
+  constructor(
+    code: string,
+    readonly reason: string,
+    readonly line: number,
+    readonly column: number,
+    readonly sourceLine: string,
+    readonly length = 1,
+  ) {
+    super('AsmError', code, `${line}:${column}: ${reason}`);
+  }
+  /** The source line with a caret under the offending text. */
+  get excerpt(): string {
+    const pad = this.sourceLine.slice(0, this.column - 1).replace(/[^\t]/g, ' ');
+    return `${this.sourceLine}\n${pad}^${'~'.repeat(Math.max(0, this.length - 1))}`;
+  }
+}
+
+/** A run that ended because the program did something it may not. */
+export class RuntimeFault extends TsbpfError {
+  constructor(
+    code: string,
+    readonly reason: string,
+    /** Slot index of the faulting instruction. */
+    readonly pc: number,
+    readonly address?: number,
+    readonly region?: string,
+  ) {
+    super('RuntimeFault', code, `insn ${pc}: ${reason}`);
+  }
+}
+
+export function isTsbpfError(e: unknown): e is TsbpfError {
+  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' &&
+    ['DecodeError', 'AsmError', 'RuntimeFault', 'ElfError', 'VerifierError', 'PcapError', 'MapError', 'LoadError']
+      .includes((e as { name?: string }).name ?? '');
+}

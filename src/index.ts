@@ -1,0 +1,2 @@
+// Public API of tsbpf. The core (no node: modules) is re-exported from core.ts.
+export * from './core.js';
