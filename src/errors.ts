@@ -51,23 +51,6 @@ export class RuntimeFault extends TsbpfError {
   }
 }
 
-/**
- * A capture (pcap/pcapng) that cannot be read or written. `record` is the
- * 0-based index of the packet record being read (the number of packets
- * delivered before the damage); `offset` is the byte offset in the input of the
- * record or block at fault.
- */
-export class PcapError extends TsbpfError {
-  constructor(
-    code: string,
-    readonly reason: string,
-    readonly record: number,
-    readonly offset: number,
-  ) {
-    super('PcapError', code, `record ${record} (byte ${offset}): ${reason}`);
-  }
-}
-
 /** Linear-memory misuse by the host: exhausted, bad free, access outside the memory. */
 export class MemoryError extends TsbpfError {
   constructor(code: string, readonly reason: string) {
@@ -79,28 +62,6 @@ export class MemoryError extends TsbpfError {
 export class ValidationError extends TsbpfError {
   constructor(code: string, readonly reason: string, readonly index: number) {
     super('ValidationError', code, `insn ${index}: ${reason}`);
-  }
-}
-
-/**
- * An ELF object (or its BTF) that cannot be read. `section` names the ELF
- * section (or `'ELF header'`, `'.BTF'`, ...), `offset` the byte offset inside
- * it where reading failed, when known.
- */
-export class ElfError extends TsbpfError {
-  constructor(
-    code: string,
-    readonly reason: string,
-    readonly section?: string,
-    readonly offset?: number,
-  ) {
-    super('ElfError', code, (section !== undefined ? `${section}${offset !== undefined ? `+0x${offset.toString(16)}` : ''}: ` : '') + reason);
-  }
-  /** The same error with `context: ` in front of its message (cilium/ebpf-style pass wrapping). */
-  withContext(context: string): ElfError {
-    const e = new ElfError(this.code, `${context}: ${this.reason}`, this.section, this.offset);
-    e.stack = this.stack;
-    return e;
   }
 }
 
