@@ -74,7 +74,10 @@ const LEX =
 
 interface Line {
   readonly no: number;
+  /** The source line as written (for messages). */
   readonly text: string;
+  /** The same line, same length, with llvm-objdump decoration blanked out (for the lexer). */
+  readonly src: string;
 }
 
 function err(code: string, reason: string, line: Line, col0: number, len = 1): AsmError {
@@ -83,7 +86,7 @@ function err(code: string, reason: string, line: Line, col0: number, len = 1): A
 
 function lex(line: Line, from: number, to: number): Tok[] {
   const out: Tok[] = [];
-  const src = line.text;
+  const src = line.src;
   LEX.lastIndex = from;
   while (LEX.lastIndex < to) {
     const at = LEX.lastIndex;
@@ -342,6 +345,7 @@ function parseLlvm(c: Cursor): Parsed {
   // lock *(u64 *)(rD + off) op= rS
   if (c.is('lock')) {
     c.next();
+    c.expect('*');
     const size = parseSizeCast(c, SIZE_NAMES);
     const m = parseMemRef(c, '(', ')');
     const o = c.peek();
@@ -365,9 +369,10 @@ function parseLlvm(c: Cursor): Parsed {
     const sv = c.int();
     if (sv.val < 0n || sv.val > 15n) throw err('ASM_OPERAND', `ld_pseudo kind ${sv.val} is not 0..15`, c.line, sv.col, sv.len);
     c.expect(',');
-    const imm = imm32(c.int(), c.line);
+    // LLVM prints the immediates of ld_pseudo unsigned.
+    const imm = imm32({ ...c.int(), hex: true }, c.line);
     let imm2 = 0;
-    if (c.is(',')) { c.next(); imm2 = imm32(c.int(), c.line); }
+    if (c.is(',')) { c.next(); imm2 = imm32({ ...c.int(), hex: true }, c.line); }
     c.end();
     return { spec: spec('ld_imm64', '', true, false, 8), f: { dst: d.reg!, src: Number(sv.val), imm, imm2 } };
   }
@@ -837,11 +842,11 @@ export function assemble(text: string, opts: AsmOptions = {}): Instruction[] {
     let raw = lines[li]!;
     // llvm-objdump chrome: header lines and the raw bytes of a listing.
     if (/^\S.*:\s+file format /.test(raw) || /^Disassembly of section /.test(raw)) continue;
-    const sym = /^\s*[0-9a-fA-F]+ <([^<>\s]+)>:\s*$/.exec(raw);
-    if (sym) raw = ' '.repeat(raw.indexOf('<')) + sym[1] + ':';
+    const sym = /^(\s*[0-9a-fA-F]+ <)([^<>\s]+)>:\s*$/.exec(raw);
+    if (sym) raw = ' '.repeat(sym[1]!.length) + sym[2] + ' :';
     const lm = LISTING.exec(raw);
     if (lm) raw = lm[1]! + ' '.repeat(lm[2]!.length) + raw.slice(lm[0].length);
-    const line: Line = { no: li + 1, text: lines[li]! };
+    const line: Line = { no: li + 1, text: lines[li]!, src: raw };
     const trimmed = raw.trimStart();
     if (trimmed.startsWith('--')) {
       const col = raw.length - trimmed.length;
