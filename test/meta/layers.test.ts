@@ -14,12 +14,11 @@ const ALLOWED: Record<string, string[]> = {
   elf: ['isa'],
   verifier: ['isa', 'elf'],
   runtime: ['isa', 'elf', 'verifier'],
-  jit: ['isa', 'elf', 'runtime'],
   net: [],
-  cli: ['isa', 'elf', 'verifier', 'runtime', 'jit', 'net', 'web'],
-  web: ['isa', 'elf', 'verifier', 'runtime', 'jit', 'net'],
+  cli: ['isa', 'elf', 'verifier', 'runtime', 'net', 'web'],
+  web: ['isa', 'elf', 'verifier', 'runtime', 'net'],
 };
-const CORE = new Set(['isa', 'elf', 'verifier', 'runtime', 'jit', 'net']);
+const CORE = new Set(['isa', 'elf', 'verifier', 'runtime', 'net']);
 
 function walk(dir: string): string[] {
   const out: string[] = [];
