@@ -92,7 +92,9 @@ function lex(line: Line, from: number, to: number): Tok[] {
     const at = LEX.lastIndex;
     const m = LEX.exec(src);
     if (!m || m.index !== at) {
-      throw err('ASM_SYNTAX', `unexpected character '${src[at]}'`, line, at);
+      const ch = src[at]!;
+      const shown = /[\x21-\x7e]/.test(ch) ? `'${ch}'` : `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+      throw err('ASM_SYNTAX', `unexpected character ${shown}`, line, at);
     }
     if (LEX.lastIndex > to) {
       // A token ran past the statement end (cannot happen for separators we cut on).
@@ -183,10 +185,16 @@ function checkReg(t: Tok, line: Line): void {
   if (t.reg! > 10) throw err('ASM_REGISTER', `Invalid register: ${t.s} (r0..r10)`, line, t.col, t.s.length);
 }
 
+/** A number for a message, shortened when huge. */
+function show(v: bigint): string {
+  const s = v.toString();
+  return s.length > 24 ? `${s.slice(0, 10)}...${s.slice(-6)} (${s.replace('-', '').length} digits)` : s;
+}
+
 function imm32(v: { val: bigint; hex: boolean; col: number; len: number }, line: Line, what = 'immediate'): number {
   const max = v.hex ? U32_MAX : I32_MAX;
   if (v.val < I32_MIN || v.val > max) {
-    throw err('ASM_IMM_RANGE', `${what} ${v.val} does not fit in 32 bits` +
+    throw err('ASM_IMM_RANGE', `${what} ${show(v.val)} does not fit in 32 bits` +
       (v.hex ? '' : ` (signed decimal: ${I32_MIN}..${I32_MAX}; write hex for a bit pattern)`), line, v.col, v.len);
   }
   return Number(BigInt.asIntN(32, v.val));
@@ -194,7 +202,7 @@ function imm32(v: { val: bigint; hex: boolean; col: number; len: number }, line:
 
 function imm64(v: { val: bigint; hex: boolean; col: number; len: number }, line: Line): [number, number] {
   if (v.val < -(2n ** 63n) || v.val > 2n ** 64n - 1n) {
-    throw err('ASM_IMM_RANGE', `immediate ${v.val} does not fit in 64 bits`, line, v.col, v.len);
+    throw err('ASM_IMM_RANGE', `immediate ${show(v.val)} does not fit in 64 bits`, line, v.col, v.len);
   }
   const u = BigInt.asUintN(64, v.val);
   return [Number(BigInt.asIntN(32, u)), Number(BigInt.asIntN(32, u >> 32n))];
@@ -202,7 +210,7 @@ function imm64(v: { val: bigint; hex: boolean; col: number; len: number }, line:
 
 function off16(val: bigint, line: Line, col: number, len: number, what = 'offset'): number {
   if (val < -32768n || val > 32767n) {
-    throw err('ASM_OFF_RANGE', `${what} ${val} does not fit in 16 bits (-32768..32767)`, line, col, len);
+    throw err('ASM_OFF_RANGE', `${what} ${show(val)} does not fit in 16 bits (-32768..32767)`, line, col, len);
   }
   return Number(val);
 }
@@ -250,7 +258,7 @@ function parseTarget(c: Cursor): Target {
   if (t.k === 'num' || c.is('+') || c.is('-')) {
     const v = c.int();
     if (v.val < -(2n ** 31n) || v.val >= 2n ** 31n) {
-      throw err('ASM_OFF_RANGE', `jump offset ${v.val} out of range`, c.line, v.col, v.len);
+      throw err('ASM_OFF_RANGE', `jump offset ${show(v.val)} out of range`, c.line, v.col, v.len);
     }
     return { kind: 'rel', value: Number(v.val), tok: { k: 'num', s: c.line.text.slice(v.col, v.col + v.len), col: v.col } };
   }
@@ -367,7 +375,9 @@ function parseLlvm(c: Cursor): Parsed {
     notW(d, c, 'ld_pseudo');
     c.expect(',');
     const sv = c.int();
-    if (sv.val < 0n || sv.val > 15n) throw err('ASM_OPERAND', `ld_pseudo kind ${sv.val} is not 0..15`, c.line, sv.col, sv.len);
+    if (sv.val < 0n || sv.val > 6n) {
+      throw err('ASM_OPERAND', `ld_pseudo kind ${show(sv.val)} is not 0..6 (BPF_PSEUDO_MAP_FD .. BPF_PSEUDO_MAP_IDX_VALUE)`, c.line, sv.col, sv.len);
+    }
     c.expect(',');
     // LLVM prints the immediates of ld_pseudo unsigned.
     const imm = imm32({ ...c.int(), hex: true }, c.line);
@@ -590,6 +600,9 @@ function parseCall(c: Cursor, _llvm: boolean): Parsed {
   const kw = c.next()!;
   const t = c.peek();
   if (!t) throw err('ASM_OPERANDS', 'Invalid number of operands for call: expected a helper, a label or a register', c.line, kw.col, kw.s.length);
+  if (t.k === 'id' && (t.s === 'local' || t.s === 'kfunc' || t.s === 'helper') && !c.peek(1)) {
+    throw err('ASM_OPERANDS', `Invalid number of operands for call ${t.s}: expected a target after '${t.s}'`, c.line, kw.col, t.col + t.s.length - kw.col);
+  }
   // call %r2 (callx, register in dst)
   if (t.k === 'reg') {
     const r = c.reg();

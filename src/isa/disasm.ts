@@ -34,6 +34,12 @@ export interface FormatOptions {
   readonly alu32?: boolean;
   /** Print exactly what LLVM prints, even where that loses information (see above). */
   readonly llvmExact?: boolean;
+  /**
+   * `llvm` (default) or `mnemonic`: the bpf_conformance / uBPF syntax
+   * (`mov32 %r0, 1`, `ldxw %r0, [%r1+4]`, `jne %r0, 0, +2`). LD_IMM64 with a
+   * pseudo source has no mnemonic form and prints as `ld_pseudo`.
+   */
+  readonly syntax?: 'llvm' | 'mnemonic';
 }
 
 export interface DisasmOptions extends FormatOptions {
@@ -62,8 +68,40 @@ function rel(n: number): string {
   return n >= 0 ? `+${n}` : `${n}`;
 }
 
-/** One instruction in LLVM's syntax (no index, no bytes). */
+function memRef(base: number, off: number): string {
+  return `[%r${base}${off >= 0 ? '+' : ''}${off}]`;
+}
+
+/** One instruction in the mnemonic syntax of bpf_conformance. */
+function formatMnemonic(x: Instruction, opts: FormatOptions): string {
+  const s = x.op;
+  const n = s.name;
+  const v = s.srcReg ? `%r${x.src}` : `${x.imm}`;
+  switch (s.kind) {
+    case 'alu': case 'mov': return `${n} %r${x.dst}, ${v}`;
+    case 'neg': case 'endian': return `${n} %r${x.dst}`;
+    case 'movsx': return `${n} %r${x.dst}, %r${x.src}`;
+    case 'ld_imm64':
+      if (x.src !== 0) return formatInstruction(x, { ...opts, syntax: 'llvm' });
+      return `${n} %r${x.dst}, 0x${imm64(x).toString(16)}`;
+    case 'ldx': case 'ldsx': return `${n} %r${x.dst}, ${memRef(x.src, x.off)}`;
+    case 'st': return `${n} ${memRef(x.dst, x.off)}, ${x.imm}`;
+    case 'stx': case 'atomic': return `${n} ${memRef(x.dst, x.off)}, %r${x.src}`;
+    case 'ld_abs': return `${n} ${x.imm}`;
+    case 'ld_ind': return `${n} %r${x.src}, ${x.imm}`;
+    case 'ja': return `${n} ${rel(s.is64 ? x.off : x.imm)}`;
+    case 'jcond': return `${n} %r${x.dst}, ${v}, ${rel(x.off)}`;
+    case 'call': return `call ${x.imm}`;
+    case 'call_local': return `call local ${rel(x.imm)}`;
+    case 'kfunc_call': return x.off === 0 ? `call kfunc ${x.imm}` : `call kfunc ${x.imm}, ${x.off}`;
+    case 'callx': return x.imm === 0 ? `call %r${x.dst}` : `callx %r${x.dst}, ${x.imm}`;
+    case 'exit': return 'exit';
+  }
+}
+
+/** One instruction in LLVM's syntax (no index, no bytes), or the mnemonic syntax. */
 export function formatInstruction(x: Instruction, opts: FormatOptions = {}): string {
+  if (opts.syntax === 'mnemonic') return formatMnemonic(x, opts);
   const s = x.op;
   const R = s.is64 ? 'r' : 'w';
   const d = `${R}${x.dst}`;
