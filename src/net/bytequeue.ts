@@ -5,6 +5,18 @@
 
 const EMPTY = new Uint8Array(0);
 
+/** Unsigned 32-bit integer at b[o] in the given byte order. */
+export function rd32(b: Uint8Array, o: number, le: boolean): number {
+  return le
+    ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
+    : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+/** Unsigned 16-bit integer at b[o] in the given byte order. */
+export function rd16(b: Uint8Array, o: number, le: boolean): number {
+  return le ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!;
+}
+
 export class ByteQueue {
   private chunks: Uint8Array[] = [];
   private head = 0;
@@ -85,6 +97,30 @@ export class ByteQueue {
     this.part = null;
     this.partLen = 0;
     return part;
+  }
+
+  /** The array the last takeOffset() result indexes. */
+  src: Uint8Array = EMPTY;
+
+  /**
+   * Like take(n), without making a view: returns the offset of the bytes in
+   * `this.src`, or -1 if not all of them have arrived yet.
+   */
+  takeOffset(n: number): number {
+    if (this.part === null) {
+      const c = this.cur;
+      const p = this.pos;
+      if (c.length - p >= n) {
+        this.pos = p + n;
+        this.consumed += n;
+        this.src = c;
+        return p;
+      }
+    }
+    const b = this.take(n);
+    if (b === null) return -1;
+    this.src = b;
+    return 0;
   }
 
   /** Discard `n` bytes without holding them; false until all of them have gone by. */

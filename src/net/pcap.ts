@@ -11,7 +11,7 @@
 //   20 link type (low 16 bits), FCS length (bits 28-31) if bit 26 is set
 
 import { PcapError } from '../errors.js';
-import type { ByteQueue } from './bytequeue.js';
+import { type ByteQueue, rd32 } from './bytequeue.js';
 import {
   type CaptureInfo, type InterfaceInfo, type PacketInput, type PacketRecord, MAX_CAPLEN,
 } from './record.js';
@@ -56,6 +56,8 @@ export class PcapDecoder implements Decoder {
   private frac = 0;
   private caplen = 0;
   private origLen = 0;
+  private lastSec = -1;
+  private lastSecNs = 0n;
   private readonly strictSnaplen: boolean;
 
   constructor(opts: DecoderOptions = {}) {
@@ -72,22 +74,25 @@ export class PcapDecoder implements Decoder {
         const data = q.take(this.caplen);
         if (data === null) return null;
         this.state = 1;
-        const ts = this.nanos
-          ? BigInt(this.sec) * NS_PER_S + BigInt(this.frac)
-          : BigInt(this.sec) * NS_PER_S + BigInt(this.frac * 1000);
+        // Seconds as nanoseconds change rarely between records: keep the last.
+        if (this.sec !== this.lastSec) {
+          this.lastSec = this.sec;
+          this.lastSecNs = BigInt(this.sec) * NS_PER_S;
+        }
+        const ts = this.lastSecNs + BigInt(this.nanos ? this.frac : this.frac * 1000);
         this.records++;
         return { data, ts, origLen: this.origLen, caplen: this.caplen, linkType: this.linkType, interfaceId: 0 };
       }
       if (this.state === 1) {
         this.start = q.mark;
-        const h = q.take(PCAP_RECORD_HEADER_LEN);
-        if (h === null) return null;
-        const dv = new DataView(h.buffer, h.byteOffset, PCAP_RECORD_HEADER_LEN);
+        const o = q.takeOffset(PCAP_RECORD_HEADER_LEN);
+        if (o < 0) return null;
+        const h = q.src;
         const le = this.le;
-        this.sec = dv.getUint32(0, le);
-        this.frac = dv.getUint32(4, le);
-        this.caplen = dv.getUint32(8, le);
-        this.origLen = dv.getUint32(12, le);
+        this.sec = rd32(h, o, le);
+        this.frac = rd32(h, o + 4, le);
+        this.caplen = rd32(h, o + 8, le);
+        this.origLen = rd32(h, o + 12, le);
         if (this.caplen > MAX_CAPLEN) {
           throw new PcapError('PCAP_ABSURD_LENGTH',
             `captured length ${this.caplen} exceeds the maximum of ${MAX_CAPLEN}`, this.records, this.start);

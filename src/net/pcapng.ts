@@ -12,7 +12,7 @@
 //   custom 0xBAD / 0x40000BAD, ...) is skipped without being held in memory.
 
 import { PcapError } from '../errors.js';
-import type { ByteQueue } from './bytequeue.js';
+import { type ByteQueue, rd16, rd32 } from './bytequeue.js';
 import type { Decoder, DecoderOptions } from './pcap.js';
 import {
   type CaptureInfo, type InterfaceInfo, type PacketInput, type PacketRecord, MAX_CAPLEN,
@@ -64,7 +64,13 @@ export function makeTsConverter(tsresol: number, offsetSec = 0n): TsConv {
     const sh = BigInt(n);
     f = (hi, lo) => ((BigInt(hi) * 4294967296n + BigInt(lo)) * NS_PER_S) >> sh;
   } else if (n === 9) {
-    f = (hi, lo) => BigInt(hi) * 4294967296n + BigInt(lo);
+    // The high word changes every ~4.3 s: keep its value in nanoseconds.
+    let lastHi = -1;
+    let base = 0n;
+    f = (hi, lo) => {
+      if (hi !== lastHi) { lastHi = hi; base = BigInt(hi) * 4294967296n; }
+      return base + BigInt(lo);
+    };
   } else if (n < 9) {
     const mul = 10n ** BigInt(9 - n);
     // units below 2^53 convert exactly through a double: one BigInt() instead of two.
@@ -206,15 +212,17 @@ export class PcapngDecoder implements Decoder {
         case S.Body: {
           // The body after type and length (for an SHB: after the byte-order magic), trailer included.
           const n = this.type === BT_SHB ? this.len - 12 : this.len - 8;
-          const b = q.take(n);
-          if (b === null) return null;
+          const o = q.takeOffset(n);
+          if (o < 0) return null;
           this.state = S.Head;
-          const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-          if (dv.getUint32(n - 4, this.le) !== this.len) {
+          const src = q.src;
+          const trailer = rd32(src, o + n - 4, this.le);
+          if (trailer !== this.len) {
             this.fail('PCAPNG_BLOCK_LENGTH_MISMATCH',
-              `${blockName(this.type)} block: trailing length ${dv.getUint32(n - 4, this.le)} differs from leading length ${this.len}`);
+              `${blockName(this.type)} block: trailing length ${trailer} differs from leading length ${this.len}`);
           }
-          const rec = this.block(b, dv, n - 4);
+          const rec = this.type === BT_EPB || this.type === BT_OPB ? this.packet(src, o, n - 4)
+            : this.block(src.subarray(o, o + n), n - 4);
           if (rec !== null) return rec;
           continue;
         }
@@ -246,41 +254,44 @@ export class PcapngDecoder implements Decoder {
     }
   }
 
-  /** Interpret a block body `b[0, end)` (the part after type and length). */
-  private block(b: Uint8Array, dv: DataView, end: number): PacketRecord | null {
+  /** An enhanced (or obsolete) packet block whose body is src[o, o + end) (trailer excluded). */
+  private packet(src: Uint8Array, o: number, end: number): PacketRecord {
     const le = this.le;
+    const epb = this.type === BT_EPB;
+    const id = epb ? rd32(src, o, le) : rd16(src, o, le);
+    const iface = this.ifaces[id];
+    if (iface === undefined) {
+      this.fail('PCAPNG_UNKNOWN_INTERFACE',
+        `packet on interface ${id}, but the section declares ${this.ifaces.length} interface(s)`);
+    }
+    const caplen = rd32(src, o + 12, le);
+    const origLen = rd32(src, o + 16, le);
+    if (caplen > MAX_CAPLEN) {
+      this.fail('PCAPNG_ABSURD_LENGTH', `captured length ${caplen} exceeds the maximum of ${MAX_CAPLEN}`);
+    }
+    const dataEnd = 20 + ((caplen + 3) & ~3);
+    if (dataEnd > end) {
+      this.fail('PCAPNG_BLOCK_LENGTH', `captured length ${caplen} does not fit in a block of length ${this.len}`);
+    }
+    const snap = iface.info.snaplen;
+    if (this.strictSnaplen && snap !== 0 && caplen > snap) {
+      this.fail('PCAPNG_CAPLEN_EXCEEDS_SNAPLEN', `captured length ${caplen} exceeds interface ${id}'s snaplen ${snap}`);
+    }
+    const ts = iface.conv(rd32(src, o + 4, le), rd32(src, o + 8, le));
+    const data = src.subarray(o + 20, o + 20 + caplen);
+    const linkType = iface.info.linkType;
+    const rec = dataEnd < end
+      ? this.withOptions({ data, ts, origLen, caplen, linkType, interfaceId: id }, src.subarray(o, o + end), dataEnd, end)
+      : { data, ts, origLen, caplen, linkType, interfaceId: id };
+    this.records++;
+    return rec;
+  }
+
+  /** Interpret a non-packet block whose body (after type and length) is `b`; options end at `end`. */
+  private block(b: Uint8Array, end: number): PacketRecord | null {
+    const le = this.le;
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     switch (this.type) {
-      case BT_EPB:
-      case BT_OPB: {
-        const epb = this.type === BT_EPB;
-        const id = epb ? dv.getUint32(0, le) : dv.getUint16(0, le);
-        const iface = this.ifaces[id];
-        if (iface === undefined) {
-          this.fail('PCAPNG_UNKNOWN_INTERFACE',
-            `packet on interface ${id}, but the section declares ${this.ifaces.length} interface(s)`);
-        }
-        const caplen = dv.getUint32(12, le);
-        const origLen = dv.getUint32(16, le);
-        if (caplen > MAX_CAPLEN) {
-          this.fail('PCAPNG_ABSURD_LENGTH', `captured length ${caplen} exceeds the maximum of ${MAX_CAPLEN}`);
-        }
-        const dataEnd = 20 + ((caplen + 3) & ~3);
-        if (dataEnd > end) {
-          this.fail('PCAPNG_BLOCK_LENGTH', `captured length ${caplen} does not fit in a block of length ${this.len}`);
-        }
-        const snap = iface.info.snaplen;
-        if (this.strictSnaplen && snap !== 0 && caplen > snap) {
-          this.fail('PCAPNG_CAPLEN_EXCEEDS_SNAPLEN', `captured length ${caplen} exceeds interface ${id}'s snaplen ${snap}`);
-        }
-        const ts = iface.conv(dv.getUint32(4, le), dv.getUint32(8, le));
-        const data = b.subarray(20, 20 + caplen);
-        const linkType = iface.info.linkType;
-        const rec = dataEnd < end
-          ? this.withOptions({ data, ts, origLen, caplen, linkType, interfaceId: id }, b, dataEnd, end)
-          : { data, ts, origLen, caplen, linkType, interfaceId: id };
-        this.records++;
-        return rec;
-      }
       case BT_SPB: {
         const iface = this.ifaces[0];
         if (iface === undefined) {
