@@ -140,6 +140,8 @@ const U32_MAX = 2n ** 32n - 1n;
 
 class Cursor {
   i = 0;
+  /** bpftool printed opcode 0x18 before the instruction: `rN = 0x...` is an lddw. */
+  lddwHint = false;
   constructor(readonly toks: readonly Tok[], readonly line: Line, readonly endCol: number) {}
   peek(o = 0): Tok | undefined { return this.toks[this.i + o]; }
   done(): boolean { return this.i >= this.toks.length; }
@@ -521,6 +523,29 @@ function parseLlvm(c: Cursor): Parsed {
     }
     // r0 = xchg_64(r1 + 0, r0) / w0 = xchg32_32(r1 + 0, w0)
     // r0 = cmpxchg_64(r1 + 0, r0, r2) / w0 = cmpxchg32_32(r1 + 0, w0, w2)
+    // bpftool: r0 = atomic64_xchg((u64 *)(r1 +0), r0), atomic64_cmpxchg((u64 *)(r1 +0), r0, r2)
+    const bm = /^atomic(?:64)?_(xchg|cmpxchg)$/.exec(n.s);
+    if (bm) {
+      c.next();
+      c.expect('(');
+      const size = parseSizeCast(c, SIZE_NAMES);
+      const m = parseMemRef(c, '(', ')');
+      c.expect(',');
+      if (bm[1] === 'cmpxchg') {
+        const r0 = c.reg();
+        if (r0.reg !== 0) throw err('ASM_REGISTER', 'cmpxchg compares with r0', c.line, r0.col, r0.s.length);
+        if (d.reg !== 0) throw err('ASM_REGISTER', 'cmpxchg writes r0', c.line, d.col, d.s.length);
+        c.expect(',');
+      }
+      const r = c.reg();
+      c.expect(')');
+      c.end();
+      // bpftool writes rN for both widths; the cast gives the size.
+      const dd = size === 4 ? { ...d, w: true } : d;
+      const rr = size === 4 ? { ...r, w: true } : r;
+      if (size === 8 && (d.w || r.w)) notW(d.w ? d : r, c, 'a 64-bit atomic');
+      return atomicFetch(c, dd, rr, bm[1]!, size, m, bm[1] === 'cmpxchg');
+    }
     const xm = /^(xchg|cmpxchg)(?:_64|32_32)$/.exec(n.s);
     if (xm) {
       c.next();
@@ -540,10 +565,14 @@ function parseLlvm(c: Cursor): Parsed {
       return atomicFetch(c, d, r, xm[1]!, size, m, xm[1] === 'cmpxchg');
     }
   }
+  if (n.k === 'id' && n.s === 'map' && c.is('[', 1)) {
+    throw err('ASM_OPERAND', "bpftool's map[id:N] names a kernel map id; write `ld_pseudo rN, 1, <fd>` (or a relocation) instead",
+      c.line, n.col, 3);
+  }
   // rD = imm [ll]
   const v = c.int();
-  if (c.is('ll')) {
-    c.next();
+  if (c.is('ll') || c.lddwHint) {
+    if (c.is('ll')) c.next();
     c.end();
     notW(d, c, 'a 64-bit immediate load');
     const [lo, hi] = imm64(v, c.line);
@@ -635,6 +664,8 @@ function parseCall(c: Cursor, _llvm: boolean): Parsed {
   // call pc+N (bpftool's pseudo call)
   if (c.is('pc') && (c.is('+', 1) || c.is('-', 1))) {
     const tg = parseTarget(c);
+    // bpftool: `call pc+6#bpf_prog_0123456789abcdef_sub`
+    if (c.is('#') && c.peek(1)?.k === 'id') { c.next(); c.next(); }
     c.end();
     return withTarget(spec('call_local', '', true, false, 0), {}, tg, 'imm', c);
   }
@@ -822,6 +853,9 @@ function operandShape(s: OpSpec): string[] {
 /** Directives that carry no code and are ignored (as clang -S emits them). */
 const IGNORED_DIRECTIVES = new Set(['.text', '.globl', '.global', '.type', '.size', '.p2align', '.align', '.file', '.local', '.hidden', '.weak']);
 
+const BYTES_ONLY = /^\s*(?:[0-9a-fA-F]{2} ){7}[0-9a-fA-F]{2}(?:(?: [0-9a-fA-F]{2}){8})?\s*$/;
+const FUNC_HEADER = /^\s*(?:[A-Za-z_]\w*[\s*]+)+?([A-Za-z_]\w*)\([^()]*\)\s*:\s*$/;
+const BPFTOOL_OPCODE = /^(\s*(?:\d+:\s*)?)\(([0-9a-fA-F]{2})\)(?=\s)/;
 const LISTING = /^(\s*\d+:\s+)((?:[0-9a-fA-F]{2} ){7}[0-9a-fA-F]{2}(?:(?: [0-9a-fA-F]{2}){8})?)(?=\s|$)/;
 
 /** Split a line into statements (`;`-separated), with comments removed. Returns [start, end) ranges. */
@@ -833,7 +867,12 @@ function statements(text: string): Array<[number, number]> {
     const ch = text[i]!;
     const prevSpace = i === 0 || /\s/.test(text[i - 1]!);
     if ((ch === '#' && prevSpace) || (ch === '/' && text[i + 1] === '/')) { end = i; break; }
-    if (ch === ';') { out.push([start, i]); start = i + 1; }
+    if (ch === ';') {
+      // bpftool prints source lines as `; int x = ...`: a leading `;` starts a comment.
+      if (text.slice(0, i).trim() === '') { end = i; break; }
+      out.push([start, i]);
+      start = i + 1;
+    }
   }
   out.push([start, end]);
   return out;
@@ -859,6 +898,20 @@ export function assemble(text: string, opts: AsmOptions = {}): Instruction[] {
     if (sym) raw = ' '.repeat(sym[1]!.length) + sym[2] + ' :';
     const lm = LISTING.exec(raw);
     if (lm) raw = lm[1]! + ' '.repeat(lm[2]!.length) + raw.slice(lm[0].length);
+    // bpftool: `dump xlated ... opcodes` byte lines, function headers `int f(int x):`,
+    // and the opcode before each instruction `   6: (18) r1 = ...`.
+    if (BYTES_ONLY.test(raw)) continue;
+    const fn = FUNC_HEADER.exec(raw);
+    if (fn) {
+      const at = raw.indexOf(fn[1]!, fn.index + fn[0].indexOf(fn[1]! + '('));
+      raw = ' '.repeat(at) + fn[1]! + ' '.repeat(raw.lastIndexOf(':') - at - fn[1]!.length) + ':';
+    }
+    let lddwHint = false;
+    const op = BPFTOOL_OPCODE.exec(raw);
+    if (op) {
+      lddwHint = op[2]!.toLowerCase() === '18';
+      raw = op[1]! + '    ' + raw.slice(op[0].length);
+    }
     const line: Line = { no: li + 1, text: lines[li]!, src: raw };
     const trimmed = raw.trimStart();
     if (trimmed.startsWith('--')) {
@@ -894,11 +947,8 @@ export function assemble(text: string, opts: AsmOptions = {}): Instruction[] {
         if (IGNORED_DIRECTIVES.has(t0.s)) continue;
         throw err('ASM_DIRECTIVE', `Unknown directive: ${t0.s}`, line, t0.col, t0.s.length);
       }
-      // bpftool prefixes instructions with their opcode: `(bf) r1 = r2`.
-      if (toks.length > 3 && toks[0]!.s === '(' && toks[2]!.s === ')' && /^[0-9a-f]{2}$/i.test(toks[1]!.s)) {
-        toks = toks.slice(3);
-      }
       const c = new Cursor(toks, line, b);
+      c.lddwHint = lddwHint;
       const t = toks[0]!;
       const second = toks[1];
       const mnemonicForm = t.k === 'id' && MNEMONIC_HEADS.has(t.s) && t.s !== 'call' && t.s !== 'exit' &&

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import {
   BY_NAME, OPS, assemble, decode, disassemble, encode, formatInstruction, helperId, helperName, MAX_HELPER_ID,
@@ -227,4 +228,19 @@ test('fuzz: mutated programs either assemble or fail with an AsmError inside the
     }
   }
   assert.ok(errors > 1000, `only ${errors} mutated programs failed`);
+});
+
+test('bpftool `prog dump xlated ... opcodes` output (captured from the kernel) assembles to the bytes it shows', () => {
+  const dump = readFileSync(new URL('../../../test/fixtures/isa/bpftool-xlated.txt', import.meta.url), 'utf8');
+  const shown = dump.split('\n').filter((l) => /^\s+(?:[0-9a-f]{2} ){7}[0-9a-f]{2}/.test(l)).join(' ');
+  // The kernel rewrites bpf-to-bpf calls in the xlated image (off = distance,
+  // imm = subprogram index); `call pc+10` assembles to the original encoding.
+  const expected = shown.split(/\s+/).filter(Boolean).join(' ')
+    .replace('85 10 0a 00 01 00 00 00', '85 10 00 00 0a 00 00 00');
+  assert.ok(expected.length > 8 * 3 * 30, 'fixture has too few instructions');
+  assert.equal(bytes(dump), expected);
+  // Function headers become labels: `int sub(int x):`.
+  assert.equal(bytes('int main(void):\n call sub\n exit\nint sub(int x):\n exit'), bytes('call pc+1\nexit\nexit'));
+  // Kernel map ids cannot be assembled.
+  assert.throws(() => assemble('   6: (18) r1 = map[id:45]'), { code: 'ASM_OPERAND', column: 17 });
 });

@@ -4,7 +4,7 @@
 // it, and the golden-file format. Importing this module has no side effects.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Instruction, type OpSpec, OPS, encode, insn } from '../../src/isa/index.js';
@@ -244,4 +244,26 @@ export function parseGolden(text: string): GoldenEntry[] {
     out.push({ mode: f[0] as Mode, bytes: f[1]!, text: f.slice(2, -1).join('\t'), origin: f[f.length - 1]! });
   }
   return out;
+}
+
+/** llvm-mc and llvm-objcopy next to llvm-objdump, or undefined. */
+export function findLlvmMc(objdump: string): { mc: string; objcopy: string } | undefined {
+  const dir = objdump.slice(0, objdump.lastIndexOf('/') + 1);
+  const suffix = /-\d+$/.exec(objdump)?.[0] ?? '';
+  const mc = `${dir}llvm-mc${suffix}`;
+  const objcopy = `${dir}llvm-objcopy${suffix}`;
+  return existsSync(mc) && existsSync(objcopy) ? { mc, objcopy } : undefined;
+}
+
+/** Assemble LLVM-syntax text with llvm-mc and return the bytes of .text. */
+export function llvmMcBytes(tools: { mc: string; objcopy: string }, text: string, alu32: boolean): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-mc-'));
+  try {
+    writeFileSync(join(dir, 'a.s'), text);
+    execFileSync(tools.mc, ['-triple', 'bpfel', ...(alu32 ? ['-mattr=+alu32'] : []), '-filetype=obj', '-o', join(dir, 'a.o'), join(dir, 'a.s')]);
+    execFileSync(tools.objcopy, ['-O', 'binary', '--only-section=.text', join(dir, 'a.o'), join(dir, 'a.bin')]);
+    return new Uint8Array(readFileSync(join(dir, 'a.bin')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
