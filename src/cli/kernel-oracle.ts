@@ -16,7 +16,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -243,6 +243,12 @@ export function oracleBinary(): string {
     } catch (e) {
       throw new OracleError('ORACLE_BUILD', `cannot install ${bin}: ${(e as Error).message}`, 'build');
     }
+    // Drop the builds of older sources.
+    try {
+      for (const f of readdirSync(dir)) {
+        if (/^bpf-oracle-[0-9a-f]{16}$/.test(f) && join(dir, f) !== bin) rmSync(join(dir, f), { force: true });
+      }
+    } catch { /* stale binaries are harmless */ }
   }
   binaryCache = bin;
   return bin;

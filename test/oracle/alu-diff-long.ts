@@ -41,7 +41,7 @@ function main(): void {
     ref += rep.refDisagreements;
     for (const d of rep.disagreements) console.log(`\nDISAGREEMENT ${describe(d)}\n`);
     const secs = (Date.now() - t0) / 1000;
-    console.log(`${total}/${count} programs vs ${rep.engine}: ${found} disagreements reported, ` +
+    console.log(`${total}/${count} programs (x2 kernel modes) vs ${rep.engine}: ${found} disagreements reported, ` +
       `${ref} reference/kernel differences, ${secs.toFixed(1)} s (${Math.round(total / secs)}/s)`);
   }
   process.exit(found ? 1 : 0);

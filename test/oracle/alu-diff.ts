@@ -1,21 +1,21 @@
 // The differential run shared by kernel-alu-diff.test.ts (a few hundred
 // programs) and alu-diff-long.ts (as many as you like): generate, run on the
-// kernel (through the oracle) and on tsbpf's interpreter (runRaw, once it is
-// exported from src/core.ts) plus the BigInt model of alu-ref.ts, compare
+// kernel (through the oracle) and on tsbpf's interpreter (runRaw of
+// src/runtime/raw.ts) plus the BigInt model of alu-ref.ts, compare
 // the full 64-bit R0, and shrink any disagreement to a minimal program.
 
-import * as core from '../../src/core.js';
 import type { Instruction } from '../../src/isa/index.js';
+import * as raw from '../../src/runtime/raw.js';
 import {
   BPF_F_SLEEPABLE, KERNEL_PROG_TYPE, OracleError, kernelTestRunBatch, type KernelTestRunOptions,
 } from '../../src/cli/kernel-oracle.js';
-import { generate, kernelVariant } from './alu-gen.js';
+import { INIT_LENGTH, generate, kernelVariant } from './alu-gen.js';
 import { refRun } from './alu-ref.js';
 
 type RunRaw = (p: Uint8Array | Instruction[], o?: { mem?: Uint8Array }) => { r0: bigint };
 
-/** tsbpf's interpreter, when it has landed. */
-export const runRaw: RunRaw | undefined = (core as unknown as Record<string, unknown>)['runRaw'] as RunRaw | undefined;
+/** tsbpf's interpreter (kept optional so the kernel side can run without it). */
+export const runRaw: RunRaw | undefined = (raw as unknown as Record<string, unknown>)['runRaw'] as RunRaw | undefined;
 
 export interface Outcome {
   kernel: bigint | string;
@@ -25,6 +25,7 @@ export interface Outcome {
 
 export interface Disagreement {
   seed: number;
+  mode: KernelMode;
   program: Instruction[];
   outcome: Outcome;
   /** Smallest program found that still disagrees, and its outcome. */
@@ -32,10 +33,18 @@ export interface Disagreement {
   minimalOutcome: Outcome;
 }
 
-function request(p: readonly Instruction[]): KernelTestRunOptions {
+/**
+ * How the kernel sees the initial register values: as constants (the
+ * verifier folds them and hard-wires known branches) or as inputs read from
+ * the context (nothing known: the JIT computes everything).
+ */
+export type KernelMode = 'constants' | 'inputs';
+
+function request(p: readonly Instruction[], mode: KernelMode): KernelTestRunOptions {
+  const v = kernelVariant(p, { inputsFromCtx: mode === 'inputs' });
   return {
-    insns: kernelVariant(p), progType: KERNEL_PROG_TYPE.SYSCALL, progFlags: BPF_F_SLEEPABLE,
-    ctx: new Uint8Array(8), logLevel: 0, dumpMaps: false,
+    insns: v.insns, ctx: v.ctx, progType: KERNEL_PROG_TYPE.SYSCALL, progFlags: BPF_F_SLEEPABLE,
+    logLevel: 0, dumpMaps: false,
   };
 }
 
@@ -49,8 +58,8 @@ function safe(f: () => bigint): bigint | string {
 }
 
 /** Kernel results for many programs, through one driver process. */
-export function kernelR0(progs: ReadonlyArray<readonly Instruction[]>): Array<bigint | string> {
-  const res = kernelTestRunBatch(progs.map(request));
+export function kernelR0(progs: ReadonlyArray<readonly Instruction[]>, mode: KernelMode = 'constants'): Array<bigint | string> {
+  const res = kernelTestRunBatch(progs.map((p) => request(p, mode)));
   return res.map((r) => {
     if (r instanceof OracleError) return `${r.code}: ${r.reason}${r.verifierLog ? `\n${r.verifierLog.trim().split('\n').slice(-3).join('\n')}` : ''}`;
     const v = new DataView(r.ctxOut.buffer, r.ctxOut.byteOffset, r.ctxOut.byteLength).getBigUint64(0, true);
@@ -59,8 +68,8 @@ export function kernelR0(progs: ReadonlyArray<readonly Instruction[]>): Array<bi
   });
 }
 
-function outcomes(progs: ReadonlyArray<readonly Instruction[]>): Outcome[] {
-  const k = kernelR0(progs);
+function outcomes(progs: ReadonlyArray<readonly Instruction[]>, mode: KernelMode): Outcome[] {
+  const k = kernelR0(progs, mode);
   return progs.map((p, i) => ({
     kernel: k[i]!,
     ...(runRaw ? { interp: safe(() => runRaw([...p]).r0) } : {}),
@@ -104,13 +113,14 @@ function remove(p: readonly Instruction[], i: number): Instruction[] {
 }
 
 /** Greedy shrinking: drop instructions while the disagreement persists. */
-export function shrink(p: readonly Instruction[]): { program: Instruction[]; outcome: Outcome } {
+export function shrink(p: readonly Instruction[], mode: KernelMode): { program: Instruction[]; outcome: Outcome } {
   let cur = [...p];
-  let outcome = outcomes([cur])[0]!;
+  let outcome = outcomes([cur], mode)[0]!;
   for (let changed = true; changed;) {
     changed = false;
-    const candidates = cur.slice(0, -1).map((_, i) => remove(cur, i));
-    const os = outcomes(candidates);
+    // The register set-up stays (the inputs mode reads it from the context).
+    const candidates = cur.slice(INIT_LENGTH, -1).map((_, i) => remove(cur, INIT_LENGTH + i));
+    const os = outcomes(candidates, mode);
     const k = os.findIndex((o) => disagrees(o) && typeof o.kernel !== 'string');
     if (k >= 0) {
       cur = candidates[k]!;
@@ -122,6 +132,7 @@ export function shrink(p: readonly Instruction[]): { program: Instruction[]; out
 }
 
 export interface DiffReport {
+  /** Programs generated; each runs on the kernel twice (constants, inputs). */
   programs: number;
   /** Which engine was compared with the kernel. */
   engine: 'interpreter' | 'reference';
@@ -139,13 +150,15 @@ export function runDiff(firstSeed: number, count: number, opts: { batch?: number
   for (let b = 0; b < count; b += batch) {
     const seeds = Array.from({ length: Math.min(batch, count - b) }, (_, i) => firstSeed + b + i);
     const progs = seeds.map((s) => generate(s));
-    const os = outcomes(progs);
-    os.forEach((o, i) => {
-      if (o.ref !== o.kernel) refDis++;
-      if (!disagrees(o) || dis.length >= (opts.maxReported ?? 5)) return;
-      const m = shrink(progs[i]!);
-      dis.push({ seed: seeds[i]!, program: progs[i]!, outcome: o, minimal: m.program, minimalOutcome: m.outcome });
-    });
+    for (const mode of ['constants', 'inputs'] as const) {
+      const os = outcomes(progs, mode);
+      os.forEach((o, i) => {
+        if (o.ref !== o.kernel) refDis++;
+        if (!disagrees(o) || dis.length >= (opts.maxReported ?? 5)) return;
+        const m = shrink(progs[i]!, mode);
+        dis.push({ seed: seeds[i]!, mode, program: progs[i]!, outcome: o, minimal: m.program, minimalOutcome: m.outcome });
+      });
+    }
   }
   return { programs: count, engine: runRaw ? 'interpreter' : 'reference', disagreements: dis, refDisagreements: refDis, ms: Date.now() - t0 };
 }
@@ -167,5 +180,5 @@ export function listing(p: readonly Instruction[]): string {
 export function describe(d: Disagreement): string {
   const show = (o: Outcome): string =>
     Object.entries(o).map(([k, v]) => `${k}=${typeof v === 'bigint' ? '0x' + v.toString(16) : v}`).join(' ');
-  return `seed ${d.seed}: ${show(d.outcome)}\nminimal program (${show(d.minimalOutcome)}):\n${listing(d.minimal)}`;
+  return `seed ${d.seed} (kernel sees ${d.mode}): ${show(d.outcome)}\nminimal program (${show(d.minimalOutcome)}):\n${listing(d.minimal)}`;
 }

@@ -128,7 +128,7 @@ export function generate(seed: number, opts: GenOptions = {}): Instruction[] {
   const reg = (): number => (r.int(3) === 0 ? 0 : r.pick(regs));
 
   const body: Array<{ x: Instruction; target?: number }> = [];
-  for (let i = 0; i <= 9; i++) {
+  for (let i = 0; i < INIT_LENGTH; i++) {
     const k = r.int(3);
     if (k === 0) body.push({ x: lddw(i, val64(r)) });
     else body.push({ x: insn(spec(k === 1 ? 'mov' : 'mov32', false), { dst: i, imm: imm32(r) }) });
@@ -187,12 +187,35 @@ export function generate(seed: number, opts: GenOptions = {}): Instruction[] {
   });
 }
 
+/** Number of leading instructions of a generated program that set r0..r9 (in order). */
+export const INIT_LENGTH = 10;
+
+/** The value an initialising instruction (mov, mov32 or lddw with an immediate) gives. */
+function initValue(x: Instruction): bigint {
+  if (x.op.kind === 'ld_imm64') return (BigInt(x.imm2 >>> 0) << 32n) | BigInt(x.imm >>> 0);
+  return x.op.is64 ? BigInt.asUintN(64, BigInt(x.imm)) : BigInt(x.imm >>> 0);
+}
+
+export interface KernelProgram {
+  readonly insns: Uint8Array;
+  /** ctx_in: 8 bytes for R0 out, then (inputs mode) the initial r0..r9. */
+  readonly ctx: Uint8Array;
+}
+
 /**
  * The program as BPF_PROG_TYPE_SYSCALL bytecode that writes its final R0 to
  * ctx[0..8) (see the header). The program's only `exit` must be its last
  * instruction.
+ *
+ * With `inputsFromCtx`, the first INIT_LENGTH instructions (which must set
+ * r0..r9 from immediates, as `generate` makes them) become loads from
+ * ctx[8 + 8 i]: the verifier then knows nothing of the values, keeps every
+ * instruction and both sides of every branch, and the JIT computes all of it.
+ * Without it, the verifier sees constants, tracks them exactly, and rewrites
+ * the branches whose outcome it knows into plain jumps: that checks the
+ * verifier's own arithmetic as much as the JIT's.
  */
-export function kernelVariant(prog: readonly Instruction[]): Uint8Array {
+export function kernelVariant(prog: readonly Instruction[], opts: { inputsFromCtx?: boolean } = {}): KernelProgram {
   const last = prog[prog.length - 1];
   if (!last || last.op.kind !== 'exit' || prog.slice(0, -1).some((x) => x.op.kind === 'exit')) {
     throw new Error('kernelVariant: the program must end with its only exit');
@@ -203,5 +226,21 @@ export function kernelVariant(prog: readonly Instruction[]): Uint8Array {
     insn(spec('stxdw', true), { dst: 1, src: 0, off: 0 }),
     last,
   ];
-  return encode([pre, ...prog.slice(0, -1), ...post]);
+  let body = prog.slice(0, -1);
+  let ctx = new Uint8Array(8);
+  if (opts.inputsFromCtx) {
+    const init = body.slice(0, INIT_LENGTH);
+    if (init.length !== INIT_LENGTH || init.some((x, i) => x.dst !== i || x.op.srcReg || (x.op.kind !== 'mov' && x.op.kind !== 'ld_imm64'))) {
+      throw new Error('kernelVariant: inputsFromCtx needs r0..r9 set from immediates first');
+    }
+    ctx = new Uint8Array(8 + 8 * INIT_LENGTH);
+    const dv = new DataView(ctx.buffer);
+    init.forEach((x, i) => dv.setBigUint64(8 + 8 * i, initValue(x), true));
+    // r1 (the ctx pointer) is loaded last. No jump targets the init block,
+    // so the body's offsets stay valid although lddw (2 slots) becomes ldxdw.
+    const order = [0, 2, 3, 4, 5, 6, 7, 8, 9, 1];
+    const loads = order.map((i) => insn(spec('ldxdw', true), { dst: i, src: 1, off: 8 + 8 * i }));
+    body = [...loads, ...body.slice(INIT_LENGTH)];
+  }
+  return { insns: encode([pre, ...body, ...post]), ctx };
 }

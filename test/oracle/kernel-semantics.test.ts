@@ -1,6 +1,6 @@
 // ISA corners pinned against the Linux kernel (docs/kernel-semantics.md
 // records the same table in prose). Register-only cases also run on the
-// BigInt model and, once exported from src/core.ts, on tsbpf's interpreter:
+// BigInt model and on tsbpf's interpreter (runRaw, src/runtime/raw.ts):
 // all three must give the expected R0. Skipped where bpf() is not permitted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
