@@ -65,6 +65,28 @@ export class ValidationError extends TsbpfError {
   }
 }
 
+/**
+ * An ELF object (or its BTF) that cannot be read. `section` names the ELF
+ * section (or `'ELF header'`, `'.BTF'`, ...), `offset` the byte offset inside
+ * it where reading failed, when known.
+ */
+export class ElfError extends TsbpfError {
+  constructor(
+    code: string,
+    readonly reason: string,
+    readonly section?: string,
+    readonly offset?: number,
+  ) {
+    super('ElfError', code, (section !== undefined ? `${section}${offset !== undefined ? `+0x${offset.toString(16)}` : ''}: ` : '') + reason);
+  }
+  /** The same error with `context: ` in front of its message (cilium/ebpf-style pass wrapping). */
+  withContext(context: string): ElfError {
+    const e = new ElfError(this.code, `${context}: ${this.reason}`, this.section, this.offset);
+    e.stack = this.stack;
+    return e;
+  }
+}
+
 export function isTsbpfError(e: unknown): e is TsbpfError {
   return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' &&
     ['DecodeError', 'AsmError', 'RuntimeFault', 'ElfError', 'VerifierError', 'PcapError', 'MapError', 'LoadError', 'MemoryError', 'ValidationError']
