@@ -2,3 +2,4 @@
 export * from './errors.js';
 export * from './isa/index.js';
 export * as net from './net/index.js';
+export * from './elf/index.js';
