@@ -73,7 +73,7 @@
 #include <unistd.h>
 
 #define MAX_MAPS 64
-#define MAX_FILLS 4096
+#define MAX_FILLS (1 << 22)
 
 struct map_req {
   uint32_t type, key_size, value_size, max_entries, flags;
@@ -91,8 +91,8 @@ struct request {
   int unpriv, unpriv_sysctl, dump;
   struct map_req maps[MAX_MAPS];
   int nmaps;
-  struct fill_req fills[MAX_FILLS];
-  int nfills;
+  struct fill_req *fills; // nfills used of cfills allocated
+  int nfills, cfills;
   uint8_t *insns, *data, *ctx;
   size_t insns_len, data_len, ctx_len;
   long data_out_size, ctx_out_size;
@@ -191,6 +191,7 @@ static void request_free(struct request *r) {
     free(r->fills[i].key);
     free(r->fills[i].value);
   }
+  free(r->fills);
 }
 
 // Deep copy (the argv defaults are copied into each request).
@@ -198,6 +199,8 @@ static void request_copy(struct request *d, const struct request *s) {
   *d = *s;
   d->insns = d->data = d->ctx = NULL;
   d->nfills = 0;
+  d->cfills = s->nfills;
+  d->fills = s->nfills ? calloc((size_t)s->nfills, sizeof *d->fills) : NULL;
   d->insns_len = d->data_len = d->ctx_len = 0;
   if (s->insns) { d->insns = malloc(s->insns_len + 1); memcpy(d->insns, s->insns, s->insns_len); d->insns_len = s->insns_len; }
   if (s->data) { d->data = malloc(s->data_len + 1); memcpy(d->data, s->data, s->data_len); d->data_len = s->data_len; }
@@ -237,6 +240,13 @@ static void apply(struct request *r, char **w, int nw) {
       return;
     }
     if (r->nfills >= MAX_FILLS) { set_bad(r, "too many fill lines%s", NULL); free(f.key); free(f.value); return; }
+    if (r->nfills == r->cfills) {
+      int c = r->cfills ? 2 * r->cfills : 16;
+      struct fill_req *n = realloc(r->fills, (size_t)c * sizeof *n);
+      if (!n) { set_bad(r, "out of memory for fill lines%s", NULL); free(f.key); free(f.value); return; }
+      r->fills = n;
+      r->cfills = c;
+    }
     r->fills[r->nfills++] = f;
     return;
   }
@@ -465,7 +475,7 @@ static void run_request(const struct request *r, FILE *out) {
     a.value_size = r->maps[i].value_size;
     a.max_entries = r->maps[i].max_entries;
     a.map_flags = r->maps[i].flags;
-    snprintf(a.map_name, sizeof a.map_name, "oracle_m%d", i);
+    snprintf(a.map_name, sizeof a.map_name, "oracle_m%u", (unsigned)i % 1000u);
     long fd = sys_bpf(BPF_MAP_CREATE, &a);
     if (fd < 0) {
       char idx[16];
