@@ -3,3 +3,11 @@ export * from './errors.js';
 export * from './isa/index.js';
 export * as net from './net/index.js';
 export * from './elf/index.js';
+export * from './runtime/memory.js';
+export * from './runtime/helpers.js';
+export {
+  DEFAULT_BUDGET, CODE_ADDR_TAG, STACK_AREA, prepare, execute, Interpreter,
+  type PreparedProgram, type RunEnv, type RunResult,
+} from './runtime/interpreter.js';
+export { runRaw, validate, type RawOptions, type RawResult, type ValidateOptions } from './runtime/raw.js';
+export { parseConformance, runCase, judge, type ConformanceCase, type CaseOutcome, type CaseVerdict } from './runtime/conformance.js';

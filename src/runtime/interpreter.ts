@@ -281,7 +281,9 @@ function hex(a: number): string {
 }
 
 function memFault(m: LinearMemory, pc: number, a: number, size: number, what: string, base: number): RuntimeFault {
-  const r: Region | undefined = (base >= 0 && base < TWO32 ? m.regionAt(base) : undefined) ?? (a >= 0 && a < TWO32 ? m.regionAt(a) : undefined);
+  // Name the region the base pointer is in (or just past the end of, like R10), else the one hit.
+  const at = (x: number): Region | undefined => (x >= 0 && x < TWO32 ? m.regionAt(x) : undefined);
+  const r = at(base) ?? at(base - 1) ?? at(a);
   const where = r ? `outside region '${r.name}' [${hex(r.start)}, ${hex(r.end)})` : 'not in any region';
   return new RuntimeFault('FAULT_MEMORY', `${what} of ${size} bytes at ${hex(a)}: ${where}`, pc, a, r?.name);
 }
@@ -369,8 +371,18 @@ function bswap32(x: number): number {
 }
 
 /** Region of a checked access that missed the cache; throws the fault. */
-function regionFor(mem: LinearMemory, a: number, size: number, write: boolean, baseLo: number, baseHi: number, pc: number, what: string): Region {
-  const r = mem.findRegion(a, size);
+function regionFor(
+  mem: LinearMemory, a: number, size: number, write: boolean, baseLo: number, baseHi: number, pc: number, what: string,
+  stackFloor: number, stackTop: number,
+): Region {
+  let r = mem.findRegion(a, size);
+  // Only the frames in use are stack: [floor of the deepest frame, top of frame 0).
+  if (r && r.end === stackTop && r.start < stackFloor) {
+    r = a >= stackFloor ? { start: stackFloor, end: r.end, name: r.name, writable: r.writable } : undefined;
+    if (!r) {
+      throw new RuntimeFault('FAULT_MEMORY', `${what} of ${size} bytes at ${hex(a)}: below the stack frames in use [${hex(stackFloor)}, ${hex(stackTop)})`, pc, a, 'stack');
+    }
+  }
   if (!r) throw memFault(mem, pc, a, size, what, baseHi === 0 ? baseLo >>> 0 : -1);
   if (write && !r.writable) throw roFault(r, pc, a, size);
   return r;
@@ -549,62 +561,62 @@ export function execute(p: PreparedProgram, env: RunEnv): RunResult {
         // ---- loads and stores ----
         case O.LDXB: case O.LDXSB: {
           const a = (L[s]! >>> 0) + code[b + 2]!;
-          if (checked && (H[s] !== 0 || a < rs || a + 1 > re)) { const r = regionFor(mem, a + H[s]! * TWO32, 1, false, L[s]!, H[s]!, pc - 1, 'load'); rs = r.start; re = r.end; rw = r.writable; }
+          if (checked && (H[s] !== 0 || a < rs || a + 1 > re)) { const r = regionFor(mem, a + H[s]! * TWO32, 1, false, L[s]!, H[s]!, pc - 1, 'load', stackTop - (depth + 1) * STACK_SIZE, stackTop); rs = r.start; re = r.end; rw = r.writable; }
           const v = dv.getUint8(a);
           if ((w0 & 0xff) === O.LDXB) { L[d] = v; H[d] = 0; } else { const x = (v << 24) >> 24; L[d] = x; H[d] = x >> 31; }
           break;
         }
         case O.LDXH: {
           const a = (L[s]! >>> 0) + code[b + 2]!;
-          if (checked && (H[s] !== 0 || a < rs || a + 2 > re)) { const r = regionFor(mem, a + H[s]! * TWO32, 2, false, L[s]!, H[s]!, pc - 1, 'load'); rs = r.start; re = r.end; rw = r.writable; }
+          if (checked && (H[s] !== 0 || a < rs || a + 2 > re)) { const r = regionFor(mem, a + H[s]! * TWO32, 2, false, L[s]!, H[s]!, pc - 1, 'load', stackTop - (depth + 1) * STACK_SIZE, stackTop); rs = r.start; re = r.end; rw = r.writable; }
           L[d] = dv.getUint16(a, true); H[d] = 0;
           break;
         }
         case O.LDXSH: {
           const a = (L[s]! >>> 0) + code[b + 2]!;
-          if (checked && (H[s] !== 0 || a < rs || a + 2 > re)) { const r = regionFor(mem, a + H[s]! * TWO32, 2, false, L[s]!, H[s]!, pc - 1, 'load'); rs = r.start; re = r.end; rw = r.writable; }
+          if (checked && (H[s] !== 0 || a < rs || a + 2 > re)) { const r = regionFor(mem, a + H[s]! * TWO32, 2, false, L[s]!, H[s]!, pc - 1, 'load', stackTop - (depth + 1) * STACK_SIZE, stackTop); rs = r.start; re = r.end; rw = r.writable; }
           const x = dv.getInt16(a, true); L[d] = x; H[d] = x >> 31;
           break;
         }
         case O.LDXW: {
           const a = (L[s]! >>> 0) + code[b + 2]!;
-          if (checked && (H[s] !== 0 || a < rs || a + 4 > re)) { const r = regionFor(mem, a + H[s]! * TWO32, 4, false, L[s]!, H[s]!, pc - 1, 'load'); rs = r.start; re = r.end; rw = r.writable; }
+          if (checked && (H[s] !== 0 || a < rs || a + 4 > re)) { const r = regionFor(mem, a + H[s]! * TWO32, 4, false, L[s]!, H[s]!, pc - 1, 'load', stackTop - (depth + 1) * STACK_SIZE, stackTop); rs = r.start; re = r.end; rw = r.writable; }
           L[d] = dv.getInt32(a, true); H[d] = 0;
           break;
         }
         case O.LDXSW: {
           const a = (L[s]! >>> 0) + code[b + 2]!;
-          if (checked && (H[s] !== 0 || a < rs || a + 4 > re)) { const r = regionFor(mem, a + H[s]! * TWO32, 4, false, L[s]!, H[s]!, pc - 1, 'load'); rs = r.start; re = r.end; rw = r.writable; }
+          if (checked && (H[s] !== 0 || a < rs || a + 4 > re)) { const r = regionFor(mem, a + H[s]! * TWO32, 4, false, L[s]!, H[s]!, pc - 1, 'load', stackTop - (depth + 1) * STACK_SIZE, stackTop); rs = r.start; re = r.end; rw = r.writable; }
           const x = dv.getInt32(a, true); L[d] = x; H[d] = x >> 31;
           break;
         }
         case O.LDXDW: {
           const a = (L[s]! >>> 0) + code[b + 2]!;
-          if (checked && (H[s] !== 0 || a < rs || a + 8 > re)) { const r = regionFor(mem, a + H[s]! * TWO32, 8, false, L[s]!, H[s]!, pc - 1, 'load'); rs = r.start; re = r.end; rw = r.writable; }
+          if (checked && (H[s] !== 0 || a < rs || a + 8 > re)) { const r = regionFor(mem, a + H[s]! * TWO32, 8, false, L[s]!, H[s]!, pc - 1, 'load', stackTop - (depth + 1) * STACK_SIZE, stackTop); rs = r.start; re = r.end; rw = r.writable; }
           const lo = dv.getInt32(a, true); H[d] = dv.getInt32(a + 4, true); L[d] = lo;
           break;
         }
         case O.STB: {
           const a = (L[d]! >>> 0) + code[b + 2]!;
-          if (checked && (H[d] !== 0 || a < rs || a + 1 > re || !rw)) { const r = regionFor(mem, a + H[d]! * TWO32, 1, true, L[d]!, H[d]!, pc - 1, 'store'); rs = r.start; re = r.end; rw = r.writable; }
+          if (checked && (H[d] !== 0 || a < rs || a + 1 > re || !rw)) { const r = regionFor(mem, a + H[d]! * TWO32, 1, true, L[d]!, H[d]!, pc - 1, 'store', stackTop - (depth + 1) * STACK_SIZE, stackTop); rs = r.start; re = r.end; rw = r.writable; }
           dv.setUint8(a, L[s]! & 0xff);
           break;
         }
         case O.STH: {
           const a = (L[d]! >>> 0) + code[b + 2]!;
-          if (checked && (H[d] !== 0 || a < rs || a + 2 > re || !rw)) { const r = regionFor(mem, a + H[d]! * TWO32, 2, true, L[d]!, H[d]!, pc - 1, 'store'); rs = r.start; re = r.end; rw = r.writable; }
+          if (checked && (H[d] !== 0 || a < rs || a + 2 > re || !rw)) { const r = regionFor(mem, a + H[d]! * TWO32, 2, true, L[d]!, H[d]!, pc - 1, 'store', stackTop - (depth + 1) * STACK_SIZE, stackTop); rs = r.start; re = r.end; rw = r.writable; }
           dv.setInt16(a, L[s]!, true);
           break;
         }
         case O.STW: {
           const a = (L[d]! >>> 0) + code[b + 2]!;
-          if (checked && (H[d] !== 0 || a < rs || a + 4 > re || !rw)) { const r = regionFor(mem, a + H[d]! * TWO32, 4, true, L[d]!, H[d]!, pc - 1, 'store'); rs = r.start; re = r.end; rw = r.writable; }
+          if (checked && (H[d] !== 0 || a < rs || a + 4 > re || !rw)) { const r = regionFor(mem, a + H[d]! * TWO32, 4, true, L[d]!, H[d]!, pc - 1, 'store', stackTop - (depth + 1) * STACK_SIZE, stackTop); rs = r.start; re = r.end; rw = r.writable; }
           dv.setInt32(a, L[s]!, true);
           break;
         }
         case O.STDW: {
           const a = (L[d]! >>> 0) + code[b + 2]!;
-          if (checked && (H[d] !== 0 || a < rs || a + 8 > re || !rw)) { const r = regionFor(mem, a + H[d]! * TWO32, 8, true, L[d]!, H[d]!, pc - 1, 'store'); rs = r.start; re = r.end; rw = r.writable; }
+          if (checked && (H[d] !== 0 || a < rs || a + 8 > re || !rw)) { const r = regionFor(mem, a + H[d]! * TWO32, 8, true, L[d]!, H[d]!, pc - 1, 'store', stackTop - (depth + 1) * STACK_SIZE, stackTop); rs = r.start; re = r.end; rw = r.writable; }
           dv.setInt32(a, L[s]!, true);
           dv.setInt32(a + 4, H[s]!, true);
           break;
@@ -615,7 +627,7 @@ export function execute(p: PreparedProgram, env: RunEnv): RunResult {
         case O.AFADD32: case O.AFOR32: case O.AFAND32: case O.AFXOR32:
         case O.AXCHG32: case O.ACMPXCHG32: {
           const a = (L[d]! >>> 0) + code[b + 2]!;
-          if (checked && (H[d] !== 0 || a < rs || a + 4 > re || !rw)) { const r = regionFor(mem, a + H[d]! * TWO32, 4, true, L[d]!, H[d]!, pc - 1, 'atomic access'); rs = r.start; re = r.end; rw = r.writable; }
+          if (checked && (H[d] !== 0 || a < rs || a + 4 > re || !rw)) { const r = regionFor(mem, a + H[d]! * TWO32, 4, true, L[d]!, H[d]!, pc - 1, 'atomic access', stackTop - (depth + 1) * STACK_SIZE, stackTop); rs = r.start; re = r.end; rw = r.writable; }
           const old = dv.getInt32(a, true);
           const v = L[s]!;
           switch (w0 & 0xff) {
@@ -638,7 +650,7 @@ export function execute(p: PreparedProgram, env: RunEnv): RunResult {
         case O.AFADD64: case O.AFOR64: case O.AFAND64: case O.AFXOR64:
         case O.AXCHG64: case O.ACMPXCHG64: {
           const a = (L[d]! >>> 0) + code[b + 2]!;
-          if (checked && (H[d] !== 0 || a < rs || a + 8 > re || !rw)) { const r = regionFor(mem, a + H[d]! * TWO32, 8, true, L[d]!, H[d]!, pc - 1, 'atomic access'); rs = r.start; re = r.end; rw = r.writable; }
+          if (checked && (H[d] !== 0 || a < rs || a + 8 > re || !rw)) { const r = regionFor(mem, a + H[d]! * TWO32, 8, true, L[d]!, H[d]!, pc - 1, 'atomic access', stackTop - (depth + 1) * STACK_SIZE, stackTop); rs = r.start; re = r.end; rw = r.writable; }
           const ol = dv.getInt32(a, true), oh = dv.getInt32(a + 4, true);
           const vl = L[s]!, vh = H[s]!;
           let nl = 0, nh = 0;
@@ -722,6 +734,7 @@ export function execute(p: PreparedProgram, env: RunEnv): RunResult {
         case O.EXIT: {
           if (depth === 0) return { r0: toBig(L[0]!, H[0]!), insnCount: count };
           depth--;
+          rs = 0; re = 0; // the popped frame is no longer stack
           const f = depth * 12;
           pc = frames[f]!;
           for (let r = 6; r <= 10; r++) {
@@ -774,4 +787,3 @@ export class Interpreter {
   }
 }
 
-export { HelperRegistry };

@@ -10,6 +10,9 @@ import { STACK_AREA, execute, prepare } from './interpreter.js';
 import { LinearMemory } from './memory.js';
 import { validate } from './validate.js';
 
+/** Unmapped bytes left after the stack and the input memory. */
+const GUARD = 64;
+
 export { validate, type ValidateOptions } from './validate.js';
 
 export interface RawOptions {
@@ -47,9 +50,11 @@ export function runRaw(program: Uint8Array | readonly Instruction[], opts: RawOp
   if (opts.validate ?? true) validate(insns);
   const input = opts.mem ?? new Uint8Array(0);
   const memory = new LinearMemory({ initialPages: Math.ceil((input.length + STACK_AREA + 8192) / 65536) });
-  const stack = memory.alloc(STACK_AREA, 16);
+  // Unmapped guard bytes after each area, so that R10 + 0 or an overrun of
+  // the input is a fault rather than an access to the next area.
+  const stack = memory.alloc(STACK_AREA + GUARD, 16);
   memory.addRegion(stack, STACK_AREA, 'stack', true);
-  const addr = memory.alloc(Math.max(input.length, 1), 16);
+  const addr = memory.alloc(input.length + GUARD, 16);
   memory.write(addr, input);
   if (input.length > 0) memory.addRegion(addr, input.length, 'mem', true);
   const res = execute(prepare(insns), {
