@@ -1,0 +1,876 @@
+// eBPF -> WebAssembly code generation.
+//
+// Every eBPF function (see cfg.ts) becomes one Wasm function of type
+//
+//   (r0..r9: i64, depth: i32, fuel: i32) -> (r0..r5: i64, fuel: i32)
+//
+// Registers live in i64 locals. A callee receives the caller's R0-R9 (the
+// interpreter has one register file, so a callee sees them) and hands back
+// R0-R5; R6-R9 are the caller's own locals, so they survive the call as the
+// ABI says, and R10 is recomputed from the depth: stackTop - depth * 512, with
+// the 512-byte frame zeroed on entry like the interpreter does.
+//
+// Control flow is recovered from the CFG with the algorithm of N. Ramsey,
+// "Beyond Relooper" (ICFP 2022): a walk of the dominator tree where loop
+// headers open a `loop`, blocks with two or more forward predecessors
+// ("merge nodes") are placed after a `block` that forward branches leave,
+// and every other block is inlined at its only predecessor's branch. When a
+// function's graph is irreducible, the whole function falls back to a
+// dispatcher: `loop { block... br_table }` on a label local.
+//
+// Budget: `fuel` counts down by each block's instruction count when the
+// block starts (calls end blocks, so the count is exact at every call and
+// exit), and is tested at loop headers (every cycle passes one) and at exit:
+// a program cannot run more than about `budget` instructions plus one loop
+// body. The result's insnCount is budget - fuel, as exact as the interpreter's.
+//
+// Checked mode keeps a one-region cache in locals (start, end, writable) and
+// tests every access inline; a miss calls the host, which either throws the
+// interpreter's RuntimeFault or refills the cache from the region table.
+// Unchecked mode emits the bare load/store; an access outside the memory traps
+// and the trap's code offset is mapped back to the instruction.
+//
+// Atomics: on a shared memory the Wasm threads atomics are used (natural
+// alignment required: checked mode tests alignment and does a plain
+// read-modify-write for misaligned addresses, which the interpreter allows);
+// on an unshared memory, where nothing runs concurrently, a plain
+// load/op/store is equivalent and a little faster.
+
+import type { Instruction } from '../../isa/instruction.js';
+import { BPF_PSEUDO_FUNC, MAX_CALL_FRAMES, STACK_SIZE } from '../../isa/opcodes.js';
+import type { JmpOp } from '../../isa/table.js';
+import { type FunctionGraph, type ProgramCfg, buildCfg, functionGraph } from './cfg.js';
+import { AtomicOp, Code, I32, I64, ModuleBuilder, Op, type ValType } from './wasm.js';
+
+/** High word of a code address; must equal the interpreter's CODE_ADDR_TAG. */
+export const CODE_ADDR_TAG = 0x7c0de000 | 0;
+
+/** Layout of the per-memory scratch area the compiled code and the host share. */
+export const SCRATCH = {
+  R0: 0,
+  ARGS: 8, // R1..R5, 5 x i64
+  REGION_START: 48, // i64
+  REGION_END: 56, // i64
+  REGION_WRITABLE: 64, // i32
+  PKT_START: 68, // i32
+  PKT_LEN: 72, // i32
+  BATCH_INDEX: 76, // i32
+  SIZE: 80,
+} as const;
+
+/** Codes passed to the `fault` import. */
+export const enum FaultKind {
+  BUDGET = 0,
+  JUMP = 1, // a = target slot
+  FALLOFF = 2,
+  UNSUPPORTED = 3,
+  CALL_DEPTH = 4,
+  CALLX = 5, // a = lo, b = hi of the target value
+}
+
+export interface JitCompileOptions {
+  /** Test every memory access against the region table (unverified programs). */
+  readonly checked: boolean;
+  /** The memory the module will run on is shared (use Wasm atomics). */
+  readonly shared: boolean;
+}
+
+export interface CompiledCode {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly cfg: ProgramCfg;
+  /** Sorted absolute module offsets at which an instruction's code starts, and that instruction's slot. */
+  readonly offsets: Int32Array;
+  readonly offsetPcs: Int32Array;
+  /** Slots of the function entries, in function order (entry 0 = slot 0). */
+  readonly entrySlots: readonly number[];
+  /** Functions compiled with the irreducible-graph dispatcher. */
+  readonly dispatchers: number;
+}
+
+// Imported functions.
+const F_HELPER = 0; // (id, pc, fuel) -> ()
+const F_FAULT = 1; // (kind, pc, a, b) -> ()
+const F_MEMSLOW = 2; // (pc, lo, hi) -> ()
+const F_STOP0 = 3; // (pc, fuel) -> ()
+// Globals.
+const G_SCRATCH = 0; // imported, i32
+const G_STACKTOP = 1; // i32, set by the entry points
+
+// Parameters and fixed locals of every compiled eBPF function.
+const DEPTH = 10;
+const FUEL = 11;
+const NPARAMS = 12;
+
+const FN_PARAMS: ValType[] = [I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32];
+const FN_RESULTS: ValType[] = [I64, I64, I64, I64, I64, I64, I32];
+
+const CMP64: Record<JmpOp, Op> = {
+  jeq: Op.i64_eq, jne: Op.i64_ne, jgt: Op.i64_gt_u, jge: Op.i64_ge_u, jlt: Op.i64_lt_u, jle: Op.i64_le_u,
+  jsgt: Op.i64_gt_s, jsge: Op.i64_ge_s, jslt: Op.i64_lt_s, jsle: Op.i64_le_s, jset: Op.i64_and,
+};
+const CMP32: Record<JmpOp, Op> = {
+  jeq: Op.i32_eq, jne: Op.i32_ne, jgt: Op.i32_gt_u, jge: Op.i32_ge_u, jlt: Op.i32_lt_u, jle: Op.i32_le_u,
+  jsgt: Op.i32_gt_s, jsge: Op.i32_ge_s, jslt: Op.i32_lt_s, jsle: Op.i32_le_s, jset: Op.i32_and,
+};
+const ALU_SIMPLE64: Partial<Record<string, Op>> = {
+  add: Op.i64_add, sub: Op.i64_sub, mul: Op.i64_mul, or: Op.i64_or, and: Op.i64_and, xor: Op.i64_xor,
+  lsh: Op.i64_shl, rsh: Op.i64_shr_u, arsh: Op.i64_shr_s,
+};
+const ALU_SIMPLE32: Partial<Record<string, Op>> = {
+  add: Op.i32_add, sub: Op.i32_sub, mul: Op.i32_mul, or: Op.i32_or, and: Op.i32_and, xor: Op.i32_xor,
+  lsh: Op.i32_shl, rsh: Op.i32_shr_u, arsh: Op.i32_shr_s,
+};
+const LOAD: Record<number, [Op, number]> = { 1: [Op.i64_load8_u, 0], 2: [Op.i64_load16_u, 1], 4: [Op.i64_load32_u, 2], 8: [Op.i64_load, 3] };
+const LOADSX: Record<number, [Op, number]> = { 1: [Op.i64_load8_s, 0], 2: [Op.i64_load16_s, 1], 4: [Op.i64_load32_s, 2] };
+const STORE: Record<number, [Op, number]> = { 1: [Op.i64_store8, 0], 2: [Op.i64_store16, 1], 4: [Op.i64_store32, 2], 8: [Op.i64_store, 3] };
+
+/** Compile a program to a Wasm module (bytes). Never throws on odd programs: what cannot run becomes a fault. */
+export function compileProgram(insns: readonly Instruction[], opts: JitCompileOptions): CompiledCode {
+  const cfg = buildCfg(insns);
+  const m = new ModuleBuilder();
+  const tHelper = m.type([I32, I32, I32], []);
+  const tFault = m.type([I32, I32, I32, I32], []);
+  const tMem = m.type([I32, I32, I32], []);
+  const tStop = m.type([I32, I32], []);
+  m.importFunc('env', 'helper', tHelper);
+  m.importFunc('env', 'fault', tFault);
+  m.importFunc('env', 'memslow', tMem);
+  m.importFunc('env', 'stop0', tStop);
+  m.importMemory('env', 'memory', 1, opts.shared ? 65536 : undefined, opts.shared);
+  m.importGlobal('env', 'scratch', I32, false);
+  m.global(I32, true, 0); // G_STACKTOP
+
+  const tFn = m.type(FN_PARAMS, FN_RESULTS);
+  const fnIndex = new Map<number, number>(); // entry insn -> function index
+  for (const e of cfg.entries) fnIndex.set(e, m.declare(tFn));
+  const tRun = m.type([I32, I32], [I32]);
+  const tBatch = m.type([I32, I32, I32, I32, I32], [I32]);
+  const fRun = m.declare(tRun);
+  const fBatch = m.declare(tBatch);
+
+  const gens: FnGen[] = [];
+  let dispatchers = 0;
+  for (const e of cfg.entries) {
+    const g = new FnGen(cfg, functionGraph(cfg, e), fnIndex, opts);
+    g.generate();
+    if (g.dispatcher) dispatchers++;
+    m.define(fnIndex.get(e)!, g.code);
+    gens.push(g);
+  }
+  m.define(fRun, runEntry(fnIndex.get(0)!));
+  m.define(fBatch, batchEntry(fnIndex.get(0)!));
+  m.exportFunc('run', fRun);
+  m.exportFunc('batch', fBatch);
+  const built = m.build();
+
+  // Offset map for traps: absolute offset of each instruction's code.
+  let total = 0;
+  for (const g of gens) total += g.marks.length / 2;
+  const offsets = new Int32Array(total);
+  const offsetPcs = new Int32Array(total);
+  const pairs: Array<[number, number]> = [];
+  gens.forEach((g, k) => {
+    const base = built.codeStarts[k]!;
+    for (let i = 0; i < g.marks.length; i += 2) pairs.push([base + g.marks[i]!, g.marks[i + 1]!]);
+  });
+  pairs.sort((a, b) => a[0] - b[0]);
+  pairs.forEach(([o, pc], i) => { offsets[i] = o; offsetPcs[i] = pc; });
+  return {
+    bytes: built.bytes, cfg, offsets, offsetPcs,
+    entrySlots: cfg.entries.map((e) => cfg.slot[e]!), dispatchers,
+  };
+}
+
+/**
+ * `run(stackTop, fuel) -> fuel`: R1-R5 from the scratch area, R0 back into it.
+ * Every other register starts at zero, as in the interpreter.
+ */
+function runEntry(main: number): Code {
+  const c = new Code(2);
+  const r0 = c.local(I64);
+  c.get(0); c.gset(G_STACKTOP);
+  c.i64s(0);
+  for (let r = 1; r <= 5; r++) { c.gget(G_SCRATCH); c.mem(Op.i64_load, 3, SCRATCH.ARGS + (r - 1) * 8); }
+  for (let r = 6; r <= 9; r++) c.i64s(0);
+  c.i32(0);
+  c.get(1);
+  c.call(main);
+  const fuel = c.local(I32);
+  c.set(fuel);
+  for (let r = 5; r >= 1; r--) c.op(Op.drop);
+  c.set(r0);
+  c.gget(G_SCRATCH); c.get(r0); c.mem(Op.i64_store, 3, SCRATCH.R0);
+  c.get(fuel);
+  c.end();
+  return c;
+}
+
+/**
+ * `batch(stackTop, budget, n, args, out) -> n`: run the program n times;
+ * run k takes R1-R5 from args + 40k and leaves R0 at out + 16k and its
+ * instruction count at out + 16k + 8. The index of the run in progress is
+ * kept in the scratch area so the host can resume after a fault.
+ */
+function batchEntry(main: number): Code {
+  const c = new Code(5);
+  const i = c.local(I32);
+  const fuel = c.local(I32);
+  const r0 = c.local(I64);
+  const outp = c.local(I32);
+  c.get(0); c.gset(G_STACKTOP);
+  c.block();
+  c.loop();
+  c.get(i); c.get(2); c.op(Op.i32_ge_u); c.brIf(1);
+  c.gget(G_SCRATCH); c.get(i); c.mem(Op.i32_store, 2, SCRATCH.BATCH_INDEX);
+  c.i64s(0);
+  for (let r = 1; r <= 5; r++) {
+    c.get(3); c.get(i); c.i32(40); c.op(Op.i32_mul); c.op(Op.i32_add);
+    c.mem(Op.i64_load, 0, (r - 1) * 8);
+  }
+  for (let r = 6; r <= 9; r++) c.i64s(0);
+  c.i32(0);
+  c.get(1);
+  c.call(main);
+  c.set(fuel);
+  for (let r = 5; r >= 1; r--) c.op(Op.drop);
+  c.set(r0);
+  c.get(4); c.get(i); c.i32(4); c.op(Op.i32_shl); c.op(Op.i32_add); c.tee(outp);
+  c.get(r0); c.mem(Op.i64_store, 0, 0);
+  c.get(outp); c.get(1); c.get(fuel); c.op(Op.i32_sub); c.mem(Op.i32_store, 0, 8);
+  c.get(i); c.i32(1); c.op(Op.i32_add); c.set(i);
+  c.br(0);
+  c.end();
+  c.end();
+  c.get(i);
+  c.end();
+  return c;
+}
+
+type Act =
+  | { readonly k: 'tree'; readonly x: number; readonly d: number }
+  | { readonly k: 'code'; readonly x: number; readonly d: number }
+  | { readonly k: 'branch'; readonly from: number; readonly to: number; readonly d: number }
+  | { readonly k: 'end' }
+  | { readonly k: 'else' };
+
+const END: Act = { k: 'end' };
+const ELSE: Act = { k: 'else' };
+
+/** Code generation for one eBPF function. */
+class FnGen {
+  readonly code = new Code(NPARAMS);
+  /** (offset in code, slot) pairs, one per emitted instruction. */
+  readonly marks: number[] = [];
+  dispatcher = false;
+  private readonly R10: number;
+  private readonly T64: number;
+  private readonly A: number;
+  private readonly RS: number;
+  private readonly RE: number;
+  private readonly T32: number;
+  private readonly T32B: number;
+  private readonly RW: number;
+  private readonly blockPos: Int32Array;
+  private readonly loopPos: Int32Array;
+
+  constructor(
+    private readonly cfg: ProgramCfg,
+    private readonly g: FunctionGraph,
+    private readonly fnIndex: ReadonlyMap<number, number>,
+    private readonly opts: JitCompileOptions,
+  ) {
+    const c = this.code;
+    this.R10 = c.local(I64);
+    this.T64 = c.local(I64);
+    this.A = c.local(I64);
+    this.RS = c.local(I64);
+    this.RE = c.local(I64);
+    this.T32 = c.local(I32);
+    this.T32B = c.local(I32);
+    this.RW = c.local(I32);
+    const nb = cfg.blocks.length;
+    this.blockPos = new Int32Array(nb).fill(-1);
+    this.loopPos = new Int32Array(nb).fill(-1);
+  }
+
+  private reg(r: number): number {
+    return r === 10 ? this.R10 : r;
+  }
+
+  generate(): void {
+    const c = this.code;
+    // Prologue: R10 = stackTop - depth * 512; zero the frame below it.
+    c.gget(G_STACKTOP); c.get(DEPTH); c.i32(9); c.op(Op.i32_shl); c.op(Op.i32_sub); c.tee(this.T32);
+    c.op(Op.i64_extend_i32_u); c.set(this.R10);
+    c.get(this.T32); c.i32(STACK_SIZE); c.op(Op.i32_sub); c.i32(0); c.i32(STACK_SIZE); c.memoryFill();
+    if (this.g.reducible) this.structured(); else this.dispatch();
+    c.op(Op.unreachable);
+    c.end();
+  }
+
+  // ---- control flow ---------------------------------------------------------
+
+  /** Ramsey's dominator-tree walk, with an explicit stack instead of recursion. */
+  private structured(): void {
+    const { g, code: c } = this;
+    const blocks = this.cfg.blocks;
+    // Merge children of each block in the dominator tree, highest RPO first.
+    const mergeKids: number[][] = [];
+    for (let i = 1; i < g.rpo.length; i++) {
+      const b = g.rpo[i]!;
+      if (!g.merge[b]) continue;
+      (mergeKids[g.idom[b]!] ??= []).push(b);
+    }
+    for (const ks of mergeKids) ks?.sort((a, b) => g.order[b]! - g.order[a]!);
+
+    const stack: Act[] = [{ k: 'tree', x: g.rpo[0]!, d: 0 }];
+    while (stack.length) {
+      const a = stack.pop()!;
+      switch (a.k) {
+        case 'end': c.end(); break;
+        case 'else': c.else(); break;
+        case 'tree': {
+          let d = a.d;
+          const loop = g.loopHeader[a.x] === 1;
+          if (loop) { this.loopPos[a.x] = d; c.loop(); d++; }
+          const ys = mergeKids[a.x] ?? [];
+          const outer: number[] = [];
+          for (const y of ys) { outer.push(d); this.blockPos[y] = d; c.block(); d++; }
+          if (loop) stack.push(END);
+          for (let j = 0; j < ys.length; j++) {
+            stack.push({ k: 'tree', x: ys[j]!, d: outer[j]! });
+            stack.push(END);
+          }
+          stack.push({ k: 'code', x: a.x, d });
+          break;
+        }
+        case 'code': {
+          const b = blocks[a.x]!;
+          this.blockBody(a.x, g.loopHeader[a.x] === 1);
+          if (b.fault || b.first < 0) break;
+          const last = this.cfg.insns[b.last]!;
+          if (last.op.kind === 'exit') break;
+          if (last.op.kind === 'jcond') {
+            c.if();
+            stack.push(END);
+            stack.push({ k: 'branch', from: a.x, to: b.succ[1]!, d: a.d + 1 });
+            stack.push(ELSE);
+            stack.push({ k: 'branch', from: a.x, to: b.succ[0]!, d: a.d + 1 });
+          } else {
+            stack.push({ k: 'branch', from: a.x, to: b.succ[0]!, d: a.d });
+          }
+          break;
+        }
+        case 'branch': {
+          const { from, to, d } = a;
+          if (g.order[to]! <= g.order[from]!) c.br(d - 1 - this.loopPos[to]!);
+          else if (g.merge[to]) c.br(d - 1 - this.blockPos[to]!);
+          else stack.push({ k: 'tree', x: to, d });
+          break;
+        }
+      }
+    }
+  }
+
+  /** Irreducible fallback: `loop { block*n { br_table } code0 } code1 } ... }` on a label local. */
+  private dispatch(): void {
+    this.dispatcher = true;
+    const { g, code: c } = this;
+    const n = g.rpo.length;
+    const lbl = c.local(I32); // zero: rpo[0] is the entry
+    const idx = new Int32Array(this.cfg.blocks.length).fill(-1);
+    g.rpo.forEach((b, i) => { idx[b] = i; });
+    c.loop();
+    for (let k = 0; k < n; k++) c.block();
+    c.get(lbl);
+    c.brTable(Array.from({ length: n }, (_, k) => k), 0);
+    for (let k = 0; k < n; k++) {
+      c.end();
+      const x = g.rpo[k]!;
+      const b = this.cfg.blocks[x]!;
+      const d = n - k; // labels: the loop and the blocks of nodes k+1..n-1
+      this.blockBody(x, true);
+      if (b.fault || b.first < 0) continue;
+      const last = this.cfg.insns[b.last]!;
+      if (last.op.kind === 'exit') continue;
+      const go = (to: number, depth: number): void => {
+        c.i32(idx[to]!); c.set(lbl); c.br(depth - 1);
+      };
+      if (last.op.kind === 'jcond') {
+        c.if();
+        go(b.succ[0]!, d + 1);
+        c.else();
+        go(b.succ[1]!, d + 1);
+        c.end();
+        c.op(Op.unreachable);
+      } else {
+        go(b.succ[0]!, d);
+      }
+    }
+    c.end();
+  }
+
+  /**
+   * Everything of a block but its branch: the fuel update (and test at loop
+   * headers), the instructions, and for a conditional jump the condition on
+   * the stack. Exit and fault blocks leave nothing to branch on.
+   */
+  private blockBody(x: number, testFuel: boolean): void {
+    const c = this.code;
+    const b = this.cfg.blocks[x]!;
+    if (b.fault) {
+      const f = b.fault;
+      if (f.kind === 'jump') this.fault(FaultKind.JUMP, f.from, f.target);
+      else this.fault(FaultKind.FALLOFF, f.pc);
+      return;
+    }
+    const len = b.last - b.first + 1;
+    c.get(FUEL); c.i32(len); c.op(Op.i32_sub);
+    if (testFuel) {
+      c.tee(FUEL); c.i32(0); c.op(Op.i32_lt_s);
+      c.if(); this.fault(FaultKind.BUDGET, this.cfg.slot[b.first]!); c.end();
+    } else {
+      c.set(FUEL);
+    }
+    for (let i = b.first; i <= b.last; i++) this.insn(i, b.last - i);
+  }
+
+  /** Call the fault import (it throws); the code after it is unreachable. */
+  private fault(kind: FaultKind, pc: number, a = 0, b = 0): void {
+    const c = this.code;
+    c.i32(kind); c.i32(pc); c.i32(a); c.i32(b); c.call(F_FAULT); c.op(Op.unreachable);
+  }
+
+  // ---- instructions ---------------------------------------------------------
+
+  /** Emit instruction i; `after` = instructions after it in its block (for exact counts). */
+  private insn(i: number, after: number): void {
+    const c = this.code;
+    const x = this.cfg.insns[i]!;
+    const o = x.op;
+    const pc = this.cfg.slot[i]!;
+    this.marks.push(c.len, pc);
+    const d = this.reg(x.dst & 0xf);
+    if ((x.dst & 0xf) > 10 || (x.src & 0xf) > 10 && (o.srcReg || o.kind === 'stx' || o.kind === 'ldx' || o.kind === 'ldsx' || o.kind === 'ld_ind')) {
+      this.fault(FaultKind.UNSUPPORTED, pc);
+      return;
+    }
+    const s = this.reg(x.src & 0xf);
+    switch (o.kind) {
+      case 'alu': if (o.is64) this.alu64(x, d, s); else this.alu32(x, d, s); break;
+      case 'neg':
+        if (o.is64) { c.i64s(0); c.get(d); c.op(Op.i64_sub); c.set(d); }
+        else { c.i32(0); c.get(d); c.op(Op.i32_wrap_i64); c.op(Op.i32_sub); c.op(Op.i64_extend_i32_u); c.set(d); }
+        break;
+      case 'mov':
+        if (o.srcReg) {
+          c.get(s);
+          if (!o.is64) { c.op(Op.i32_wrap_i64); c.op(Op.i64_extend_i32_u); }
+        } else if (o.is64) {
+          c.i64s(x.imm);
+        } else {
+          c.i64(x.imm, 0);
+        }
+        c.set(d);
+        break;
+      case 'movsx':
+        c.get(s);
+        if (o.is64) c.op(o.size === 1 ? Op.i64_extend8_s : o.size === 2 ? Op.i64_extend16_s : Op.i64_extend32_s);
+        else { c.op(Op.i32_wrap_i64); c.op(o.size === 1 ? Op.i32_extend8_s : Op.i32_extend16_s); c.op(Op.i64_extend_i32_u); }
+        c.set(d);
+        break;
+      case 'endian': this.endian(x, d); break;
+      case 'ld_imm64': {
+        if (x.src === 0) {
+          c.i64(x.imm, x.imm2); c.set(d);
+        } else if (x.src === BPF_PSEUDO_FUNC) {
+          const t = pc + x.imm + 1;
+          if (t >= 0 && t < this.cfg.slots && this.cfg.insnAt[t]! >= 0) { c.i64(t, CODE_ADDR_TAG); c.set(d); }
+          else this.fault(FaultKind.JUMP, pc, t);
+        } else {
+          this.fault(FaultKind.UNSUPPORTED, pc);
+        }
+        break;
+      }
+      case 'ldx': case 'ldsx': {
+        const [op, align] = (o.kind === 'ldx' ? LOAD : LOADSX)[o.size]!;
+        this.address(s, x.off, o.size, false, pc);
+        c.mem(op, align, this.memOffset(x.off));
+        c.set(d);
+        break;
+      }
+      case 'st': case 'stx': {
+        const [op, align] = STORE[o.size]!;
+        this.address(d, x.off, o.size, true, pc);
+        if (o.kind === 'st') c.i64s(x.imm); else c.get(s);
+        c.mem(op, align, this.memOffset(x.off));
+        break;
+      }
+      case 'atomic': this.atomic(x, d, s, pc); break;
+      case 'ld_abs': case 'ld_ind': this.ldPacket(x, s, pc, after); break;
+      case 'ja': case 'exit': case 'jcond':
+        if (o.kind === 'exit') this.exit(pc);
+        else if (o.kind === 'jcond') this.cond(x, d, s);
+        break; // ja: the branch is the structure's
+      case 'call': this.helperCall(pc, () => c.i32(x.imm)); break;
+      case 'call_local': {
+        const t = pc + x.imm + 1;
+        const ti = t >= 0 && t < this.cfg.slots ? this.cfg.insnAt[t]! : -1;
+        this.localCall(pc, ti >= 0 ? this.fnIndex.get(ti)! : -1, t);
+        break;
+      }
+      case 'callx': {
+        const r = (x.dst & 0xf) !== 0 ? x.dst & 0xf : x.imm;
+        if (r < 0 || r > 10) this.fault(FaultKind.UNSUPPORTED, pc);
+        else this.callx(pc, this.reg(r));
+        break;
+      }
+      default: this.fault(FaultKind.UNSUPPORTED, pc); // kfunc calls need a loader
+    }
+  }
+
+  private alu64(x: Instruction, d: number, s: number): void {
+    const c = this.code;
+    const o = x.op;
+    const k = !o.srcReg;
+    const src = (): void => { if (k) c.i64s(x.imm); else c.get(s); };
+    const simple = ALU_SIMPLE64[o.alu!];
+    if (simple !== undefined) { c.get(d); src(); c.op(simple); c.set(d); return; }
+    switch (o.alu) {
+      case 'div':
+        if (k) {
+          if (x.imm === 0) c.i64s(0); else { c.get(d); c.i64s(x.imm); c.op(Op.i64_div_u); }
+        } else {
+          c.get(s); c.op(Op.i64_eqz); c.if(I64); c.i64s(0); c.else(); c.get(d); c.get(s); c.op(Op.i64_div_u); c.end();
+        }
+        c.set(d);
+        return;
+      case 'mod':
+        if (k) {
+          if (x.imm !== 0) { c.get(d); c.i64s(x.imm); c.op(Op.i64_rem_u); c.set(d); }
+        } else {
+          c.get(s); c.op(Op.i64_eqz); c.op(Op.i32_eqz); c.if(); c.get(d); c.get(s); c.op(Op.i64_rem_u); c.set(d); c.end();
+        }
+        return;
+      case 'sdiv':
+        if (k) {
+          if (x.imm === 0) c.i64s(0);
+          else if (x.imm === -1) { c.i64s(0); c.get(d); c.op(Op.i64_sub); }
+          else { c.get(d); c.i64s(x.imm); c.op(Op.i64_div_s); }
+        } else {
+          c.get(s); c.op(Op.i64_eqz);
+          c.if(I64); c.i64s(0);
+          c.else();
+          c.get(s); c.i64s(-1); c.op(Op.i64_eq);
+          c.if(I64); c.i64s(0); c.get(d); c.op(Op.i64_sub);
+          c.else(); c.get(d); c.get(s); c.op(Op.i64_div_s);
+          c.end();
+          c.end();
+        }
+        c.set(d);
+        return;
+      case 'smod': // rem_s does not trap on INT64_MIN % -1 (it is 0, as in eBPF)
+        if (k) {
+          if (x.imm !== 0) { c.get(d); c.i64s(x.imm); c.op(Op.i64_rem_s); c.set(d); }
+        } else {
+          c.get(s); c.op(Op.i64_eqz); c.op(Op.i32_eqz); c.if(); c.get(d); c.get(s); c.op(Op.i64_rem_s); c.set(d); c.end();
+        }
+        return;
+    }
+  }
+
+  private alu32(x: Instruction, d: number, s: number): void {
+    const c = this.code;
+    const o = x.op;
+    const k = !o.srcReg;
+    const dst = (): void => { c.get(d); c.op(Op.i32_wrap_i64); };
+    const src = (): void => { if (k) c.i32(x.imm); else { c.get(s); c.op(Op.i32_wrap_i64); } };
+    const simple = ALU_SIMPLE32[o.alu!];
+    if (simple !== undefined) { dst(); src(); c.op(simple); c.op(Op.i64_extend_i32_u); c.set(d); return; }
+    switch (o.alu) {
+      case 'div':
+        if (k) {
+          if (x.imm === 0) c.i32(0); else { dst(); src(); c.op(Op.i32_div_u); }
+        } else {
+          src(); c.op(Op.i32_eqz); c.if(I32); c.i32(0); c.else(); dst(); src(); c.op(Op.i32_div_u); c.end();
+        }
+        break;
+      case 'mod':
+        if (k) {
+          dst();
+          if (x.imm !== 0) { src(); c.op(Op.i32_rem_u); }
+        } else {
+          src(); c.op(Op.i32_eqz); c.if(I32); dst(); c.else(); dst(); src(); c.op(Op.i32_rem_u); c.end();
+        }
+        break;
+      case 'sdiv':
+        if (k) {
+          if (x.imm === 0) c.i32(0);
+          else if (x.imm === -1) { c.i32(0); dst(); c.op(Op.i32_sub); }
+          else { dst(); src(); c.op(Op.i32_div_s); }
+        } else {
+          src(); c.op(Op.i32_eqz);
+          c.if(I32); c.i32(0);
+          c.else();
+          src(); c.i32(-1); c.op(Op.i32_eq);
+          c.if(I32); c.i32(0); dst(); c.op(Op.i32_sub);
+          c.else(); dst(); src(); c.op(Op.i32_div_s);
+          c.end();
+          c.end();
+        }
+        break;
+      case 'smod':
+        if (k) {
+          dst();
+          if (x.imm !== 0) { src(); c.op(Op.i32_rem_s); }
+        } else {
+          src(); c.op(Op.i32_eqz); c.if(I32); dst(); c.else(); dst(); src(); c.op(Op.i32_rem_s); c.end();
+        }
+        break;
+    }
+    c.op(Op.i64_extend_i32_u);
+    c.set(d);
+  }
+
+  /** Byte-swap the i32 on the stack. */
+  private bswap32(): void {
+    const c = this.code;
+    c.tee(this.T32); c.i32(8); c.op(Op.i32_rotr); c.i32(0xff00ff00 | 0); c.op(Op.i32_and);
+    c.get(this.T32); c.i32(8); c.op(Op.i32_rotl); c.i32(0x00ff00ff); c.op(Op.i32_and);
+    c.op(Op.i32_or);
+  }
+
+  private endian(x: Instruction, d: number): void {
+    const c = this.code;
+    const size = x.op.size;
+    if (x.op.endian === 'le') {
+      if (size === 8) return;
+      c.get(d); c.i64(size === 2 ? 0xffff : 0xffffffff, 0); c.op(Op.i64_and); c.set(d);
+      return;
+    }
+    if (size === 2) {
+      c.get(d); c.op(Op.i32_wrap_i64); c.tee(this.T32); c.i32(0xff); c.op(Op.i32_and); c.i32(8); c.op(Op.i32_shl);
+      c.get(this.T32); c.i32(8); c.op(Op.i32_shr_u); c.i32(0xff); c.op(Op.i32_and); c.op(Op.i32_or);
+      c.op(Op.i64_extend_i32_u);
+    } else if (size === 4) {
+      c.get(d); c.op(Op.i32_wrap_i64); this.bswap32(); c.op(Op.i64_extend_i32_u);
+    } else {
+      c.get(d); c.op(Op.i32_wrap_i64); this.bswap32(); c.op(Op.i64_extend_i32_u); c.i64s(32); c.op(Op.i64_shl);
+      c.get(d); c.i64s(32); c.op(Op.i64_shr_u); c.op(Op.i32_wrap_i64); this.bswap32(); c.op(Op.i64_extend_i32_u);
+      c.op(Op.i64_or);
+    }
+    c.set(d);
+  }
+
+  /** Constant offset folded into the memarg (unchecked, non-negative offsets). */
+  private memOffset(off: number): number {
+    return !this.opts.checked && off > 0 ? off : 0;
+  }
+
+  /**
+   * Push the i32 address of base + off for an access of `size` bytes. Checked
+   * mode tests it against the cached region first (and calls the host on a
+   * miss); unchecked mode folds a non-negative offset into the memarg.
+   */
+  private address(base: number, off: number, size: number, write: boolean, pc: number): void {
+    const c = this.code;
+    if (!this.opts.checked) {
+      c.get(base); c.op(Op.i32_wrap_i64);
+      if (off < 0) { c.i32(off); c.op(Op.i32_add); }
+      return;
+    }
+    const A = this.A;
+    c.get(base);
+    if (off !== 0) { c.i64s(off); c.op(Op.i64_add); }
+    c.set(A);
+    // ok = base < 2^32 && A >= rs && A + size <= re (&& writable)
+    c.get(base); c.i64s(32); c.op(Op.i64_shr_u); c.op(Op.i64_eqz);
+    c.get(A); c.get(this.RS); c.op(Op.i64_ge_s); c.op(Op.i32_and);
+    c.get(A); c.i64s(size); c.op(Op.i64_add); c.get(this.RE); c.op(Op.i64_le_s); c.op(Op.i32_and);
+    if (write) { c.get(this.RW); c.op(Op.i32_and); }
+    c.op(Op.i32_eqz);
+    c.if();
+    c.i32(pc); c.get(base); c.op(Op.i32_wrap_i64); c.get(base); c.i64s(32); c.op(Op.i64_shr_u); c.op(Op.i32_wrap_i64);
+    c.call(F_MEMSLOW);
+    c.gget(G_SCRATCH); c.mem(Op.i64_load, 3, SCRATCH.REGION_START); c.set(this.RS);
+    c.gget(G_SCRATCH); c.mem(Op.i64_load, 3, SCRATCH.REGION_END); c.set(this.RE);
+    c.gget(G_SCRATCH); c.mem(Op.i32_load, 2, SCRATCH.REGION_WRITABLE); c.set(this.RW);
+    c.end();
+    c.get(A); c.op(Op.i32_wrap_i64);
+  }
+
+  private atomic(x: Instruction, d: number, s: number, pc: number): void {
+    const c = this.code;
+    const size = x.op.size;
+    const a = x.op.atomic!;
+    this.address(d, x.off, size, true, pc);
+    if (!this.opts.checked && x.off > 0) { c.i32(x.off); c.op(Op.i32_add); }
+    c.set(this.T32B); // the address
+    if (this.opts.shared) {
+      if (this.opts.checked) {
+        c.get(this.T32B); c.i32(size - 1); c.op(Op.i32_and); c.op(Op.i32_eqz);
+        c.if(); this.atomicReal(size, a, s); c.else(); this.atomicPlain(size, a, s); c.end();
+      } else {
+        this.atomicReal(size, a, s);
+      }
+    } else {
+      this.atomicPlain(size, a, s);
+    }
+  }
+
+  /** Read-modify-write with plain loads and stores (unshared memory, or misaligned). Address in T32B. */
+  private atomicPlain(size: number, a: string, s: number): void {
+    const c = this.code;
+    const T = this.T64;
+    const addr = this.T32B;
+    const [ld, la] = LOAD[size]!;
+    const [st, sa] = STORE[size]!;
+    c.get(addr); c.mem(ld, la); c.set(T); // old (zero-extended for 32-bit)
+    if (a === 'cmpxchg') {
+      // compare the low `size` bytes of R0 with old
+      c.get(T);
+      c.get(0);
+      if (size === 4) { c.i64(0xffffffff, 0); c.op(Op.i64_and); }
+      c.op(Op.i64_eq);
+      c.if(); c.get(addr); c.get(s); c.mem(st, sa); c.end();
+      c.get(T); c.set(0);
+      return;
+    }
+    const op = a.replace('fetch ', '');
+    c.get(addr);
+    if (op === 'xchg') c.get(s);
+    else { c.get(T); c.get(s); c.op(op === 'add' ? Op.i64_add : op === 'or' ? Op.i64_or : op === 'and' ? Op.i64_and : Op.i64_xor); }
+    c.mem(st, sa);
+    if (a.startsWith('fetch') || a === 'xchg') { c.get(T); c.set(s); }
+  }
+
+  /** Wasm threads atomics (shared memory, aligned address in T32B). */
+  private atomicReal(size: number, a: string, s: number): void {
+    const c = this.code;
+    const addr = this.T32B;
+    const w = size === 4;
+    const align = w ? 2 : 3;
+    const val = (r: number): void => { c.get(r); if (w) c.op(Op.i32_wrap_i64); };
+    const ext = (): void => { if (w) c.op(Op.i64_extend_i32_u); };
+    if (a === 'cmpxchg') {
+      c.get(addr); val(0); val(s);
+      c.atomic(w ? AtomicOp.i32_rmw_cmpxchg : AtomicOp.i64_rmw_cmpxchg, align);
+      ext(); c.set(0);
+      return;
+    }
+    const op = a.replace('fetch ', '');
+    const table: Record<string, [AtomicOp, AtomicOp]> = {
+      add: [AtomicOp.i32_rmw_add, AtomicOp.i64_rmw_add], or: [AtomicOp.i32_rmw_or, AtomicOp.i64_rmw_or],
+      and: [AtomicOp.i32_rmw_and, AtomicOp.i64_rmw_and], xor: [AtomicOp.i32_rmw_xor, AtomicOp.i64_rmw_xor],
+      xchg: [AtomicOp.i32_rmw_xchg, AtomicOp.i64_rmw_xchg],
+    };
+    c.get(addr); val(s);
+    c.atomic(table[op]![w ? 0 : 1], align);
+    if (a.startsWith('fetch') || a === 'xchg') { ext(); c.set(s); } else c.op(Op.drop);
+  }
+
+  /** LD_ABS / LD_IND: R0 = big-endian load from the packet; out of range ends the program with R0 = 0. */
+  private ldPacket(x: Instruction, s: number, pc: number, after: number): void {
+    const c = this.code;
+    const size = x.op.size;
+    const off = this.T32;
+    if (x.op.kind === 'ld_ind') { c.get(s); c.op(Op.i32_wrap_i64); c.i32(x.imm); c.op(Op.i32_add); } else c.i32(x.imm);
+    c.tee(off); c.i32(0); c.op(Op.i32_lt_s);
+    c.get(off); c.gget(G_SCRATCH); c.mem(Op.i32_load, 2, SCRATCH.PKT_LEN); c.i32(size); c.op(Op.i32_sub); c.op(Op.i32_gt_s);
+    c.op(Op.i32_or);
+    c.if();
+    c.i32(pc); c.get(FUEL); c.i32(after); c.op(Op.i32_add); c.call(F_STOP0); c.op(Op.unreachable);
+    c.end();
+    c.gget(G_SCRATCH); c.mem(Op.i32_load, 2, SCRATCH.PKT_START); c.get(off); c.op(Op.i32_add);
+    if (size === 1) {
+      c.mem(Op.i64_load8_u, 0);
+    } else if (size === 2) {
+      c.mem(Op.i32_load16_u, 0); c.tee(off); c.i32(8); c.op(Op.i32_shr_u);
+      c.get(off); c.i32(0xff); c.op(Op.i32_and); c.i32(8); c.op(Op.i32_shl); c.op(Op.i32_or);
+      c.op(Op.i64_extend_i32_u);
+    } else {
+      c.mem(Op.i32_load, 0); this.bswap32(); c.op(Op.i64_extend_i32_u);
+    }
+    c.set(0);
+  }
+
+  /** Condition of a conditional jump, as an i32 on the stack. */
+  private cond(x: Instruction, d: number, s: number): void {
+    const c = this.code;
+    const o = x.op;
+    if (o.is64) {
+      c.get(d);
+      if (o.srcReg) c.get(s); else c.i64s(x.imm);
+      c.op(CMP64[o.jmp!]);
+      if (o.jmp === 'jset') { c.i64s(0); c.op(Op.i64_ne); }
+    } else {
+      c.get(d); c.op(Op.i32_wrap_i64);
+      if (o.srcReg) { c.get(s); c.op(Op.i32_wrap_i64); } else c.i32(x.imm);
+      c.op(CMP32[o.jmp!]);
+    }
+  }
+
+  private exit(pc: number): void {
+    const c = this.code;
+    c.get(FUEL); c.i32(0); c.op(Op.i32_lt_s);
+    c.if(); this.fault(FaultKind.BUDGET, pc); c.end();
+    for (let r = 0; r <= 5; r++) c.get(r);
+    c.get(FUEL);
+    c.op(Op.return);
+  }
+
+  /** Helper call; `id` pushes the helper id (constant or from a register). Arguments go through the scratch area. */
+  private helperCall(pc: number, id: () => void): void {
+    const c = this.code;
+    for (let r = 1; r <= 5; r++) { c.gget(G_SCRATCH); c.get(r); c.mem(Op.i64_store, 3, SCRATCH.ARGS + (r - 1) * 8); }
+    id(); c.i32(pc); c.get(FUEL);
+    c.call(F_HELPER);
+    c.gget(G_SCRATCH); c.mem(Op.i64_load, 3, SCRATCH.R0); c.set(0);
+  }
+
+  /** bpf-to-bpf call of function `fn` (-1: the target slot `t` is not an instruction). */
+  private localCall(pc: number, fn: number, t: number): void {
+    const c = this.code;
+    c.get(DEPTH); c.i32(MAX_CALL_FRAMES - 1); c.op(Op.i32_eq);
+    c.if(); this.fault(FaultKind.CALL_DEPTH, pc); c.end();
+    if (fn < 0) { this.fault(FaultKind.JUMP, pc, t); return; }
+    for (let r = 0; r <= 9; r++) c.get(r);
+    c.get(DEPTH); c.i32(1); c.op(Op.i32_add);
+    c.get(FUEL);
+    c.call(fn);
+    c.set(FUEL);
+    for (let r = 5; r >= 0; r--) c.set(r);
+  }
+
+  /** callx: a code address (CODE_ADDR_TAG:slot) calls that function, a small non-negative value is a helper id. */
+  private callx(pc: number, r: number): void {
+    const c = this.code;
+    const lo = this.T32B;
+    c.get(r); c.op(Op.i32_wrap_i64); c.set(lo);
+    c.get(r); c.i64s(32); c.op(Op.i64_shr_u); c.op(Op.i32_wrap_i64); c.tee(this.T32);
+    c.i32(CODE_ADDR_TAG); c.op(Op.i32_eq);
+    c.if();
+    {
+      // Chain of tests over the known entries; anything else is reported by the host.
+      let opened = 0;
+      for (const e of this.cfg.entries) {
+        c.get(lo); c.i32(this.cfg.slot[e]!); c.op(Op.i32_eq);
+        c.if();
+        this.localCall(pc, this.fnIndex.get(e)!, 0);
+        c.else();
+        opened++;
+      }
+      c.i32(FaultKind.CALLX); c.i32(pc); c.get(lo); c.get(this.T32); c.call(F_FAULT); c.op(Op.unreachable);
+      for (let k = 0; k < opened; k++) c.end();
+    }
+    c.else();
+    c.get(this.T32); c.op(Op.i32_eqz); c.get(lo); c.i32(0); c.op(Op.i32_ge_s); c.op(Op.i32_and);
+    c.if();
+    this.helperCall(pc, () => c.get(lo));
+    c.else();
+    c.i32(FaultKind.CALLX); c.i32(pc); c.get(lo); c.get(this.T32); c.call(F_FAULT); c.op(Op.unreachable);
+    c.end();
+    c.end();
+  }
+}
+

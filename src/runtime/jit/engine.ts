@@ -1,0 +1,562 @@
+// The JIT engine: compiles a program to WebAssembly (compile.ts), instantiates
+// it against a runtime's LinearMemory, and runs it with the interpreter's
+// API and semantics: `run(env)` takes the same RunEnv and returns the same
+// RunResult, and throws the same RuntimeFault (code, pc, address, region).
+//
+// A module is compiled per mode (checked / unchecked, shared / unshared
+// memory) on first use and instantiated once per LinearMemory. The host side
+// of a run lives in `Host`: the helper trampoline (arguments through the
+// scratch area of the memory: five i64 stores in Wasm, no BigInt boxing at
+// the boundary), the checked-mode slow path over the region table, and the
+// fault reports. A helper that calls ctx.stop(), and an LD_ABS/LD_IND out of
+// the packet, end the program by throwing a private signal that unwinds
+// every Wasm frame at once; the entry point catches it.
+//
+// Browsers refuse synchronous compilation of modules over 4 KB on the main
+// thread: call `compileAsync()` first there.
+
+import { RuntimeFault, isTsbpfError } from '../../errors.js';
+import type { Instruction } from '../../isa/instruction.js';
+import { MAX_CALL_FRAMES } from '../../isa/opcodes.js';
+import { type HelperContext, HelperRegistry, defaultHelpers } from '../helpers.js';
+import { DEFAULT_BUDGET, type RunEnv, type RunResult, STACK_AREA } from '../interpreter.js';
+import type { LinearMemory, Region } from '../memory.js';
+import { CODE_ADDR_TAG, type CompiledCode, FaultKind, SCRATCH, compileProgram } from './compile.js';
+
+const TWO32 = 4294967296;
+/** Largest budget the i32 fuel counter holds (bigger budgets are clamped). */
+const MAX_FUEL = 0x7fffffff;
+/** Runs per call of the Wasm batch loop (bounds the argument/result area). */
+const BATCH_CHUNK = 4096;
+
+/** Thrown through the Wasm frames to end a run early with R0 (helper stop, LD_ABS out of range). */
+class Stop {
+  constructor(readonly r0: bigint, readonly count: number) {}
+}
+
+export interface JitMode {
+  /** Per-access region checks (default true, like the interpreter). */
+  readonly checked?: boolean;
+  /** Compile for a shared memory (default: whatever the memory is). */
+  readonly shared?: boolean;
+}
+
+export interface CompileStats {
+  readonly mode: string;
+  readonly wasmBytes: number;
+  /** Time to generate the module bytes, in milliseconds. */
+  readonly generateMs: number;
+  /** Time for WebAssembly.Module (validation and baseline compilation), in milliseconds. */
+  readonly wasmCompileMs: number;
+  readonly functions: number;
+  /** Functions compiled with the irreducible-graph dispatcher. */
+  readonly dispatchers: number;
+}
+
+/** Inputs of a batch: argument lists, R1-R5 flattened 5 per run, or a repeat count of env.args. */
+export type BatchInputs = ReadonlyArray<ReadonlyArray<bigint | number>> | BigUint64Array | number;
+
+export interface BatchResult {
+  /** R0 of each run (0 for a run that faulted). */
+  readonly r0: BigUint64Array;
+  readonly insnCount: Uint32Array;
+  /** Runs that faulted, by index. */
+  readonly faults: ReadonlyMap<number, RuntimeFault>;
+}
+
+interface Mode {
+  readonly key: string;
+  readonly checked: boolean;
+  readonly shared: boolean;
+}
+
+interface Compiled {
+  readonly code: CompiledCode;
+  readonly module: WebAssembly.Module;
+  readonly stats: CompileStats;
+}
+
+interface Exports {
+  run(stackTop: number, fuel: number): number;
+  batch(stackTop: number, budget: number, n: number, args: number, out: number): number;
+}
+
+let sharedDefaultHelpers: HelperRegistry | undefined;
+
+function defaultNow(): bigint {
+  const p = (globalThis as { performance?: { now(): number } }).performance;
+  return BigInt(Math.round((p ? p.now() : Date.now()) * 1e6));
+}
+
+function defaultRandom(): number {
+  return (Math.random() * TWO32) >>> 0;
+}
+
+function isShared(m: WebAssembly.Memory): boolean {
+  const SAB = (globalThis as { SharedArrayBuffer?: new (n: number) => ArrayBufferLike }).SharedArrayBuffer;
+  return SAB !== undefined && m.buffer instanceof SAB;
+}
+
+function hex(a: number): string {
+  return a < 0 ? '-0x' + (-a).toString(16) : '0x' + a.toString(16);
+}
+
+/** The scratch area of each memory (R0, R1-R5, region cache, packet, batch index) and its batch area. */
+const scratchAreas = new WeakMap<LinearMemory, { scratch: number; batch: number; batchRuns: number }>();
+
+function scratchOf(mem: LinearMemory): { scratch: number; batch: number; batchRuns: number } {
+  let s = scratchAreas.get(mem);
+  if (!s) {
+    s = { scratch: mem.alloc(SCRATCH.SIZE, 16), batch: 0, batchRuns: 0 };
+    scratchAreas.set(mem, s);
+  }
+  return s;
+}
+
+/** The HelperContext of JIT runs (one per instance, reset per run). */
+class JitCtx implements HelperContext {
+  pc = 0;
+  stopped = false;
+  stopR0 = 0n;
+  checked = true;
+  cpu = 0;
+  host: unknown = undefined;
+  nowFn: () => bigint = defaultNow;
+  randomFn: () => number = defaultRandom;
+  logFn: (line: string) => void = () => {};
+  constructor(readonly memory: LinearMemory) {}
+  now(): bigint { return this.nowFn(); }
+  random(): number { return this.randomFn(); }
+  log(line: string): void { this.logFn(line); }
+  stop(r0: bigint | number): void {
+    this.stopped = true;
+    this.stopR0 = BigInt.asUintN(64, BigInt(r0));
+  }
+  checkAccess(addr: bigint | number, size: number, write: boolean): number {
+    const a = typeof addr === 'bigint' ? Number(BigInt.asUintN(64, addr)) : addr;
+    const m = this.memory;
+    if (this.checked) {
+      const r = m.findRegion(a, size);
+      if (!r) throw memFault(m, this.pc, a, size, write ? 'helper write' : 'helper read', a);
+      if (write && !r.writable) throw roFault(r, this.pc, a, size);
+    } else if (!(a >= 0 && a + size <= m.size)) {
+      throw new RuntimeFault('FAULT_MEMORY', `helper access of ${size} bytes at 0x${a.toString(16)} is outside the memory`, this.pc, a);
+    }
+    return a;
+  }
+}
+
+function memFault(m: LinearMemory, pc: number, a: number, size: number, what: string, base: number): RuntimeFault {
+  // As the interpreter: name the region the base pointer is in (or just past the end of), else the one hit.
+  const at = (x: number): Region | undefined => (x >= 0 && x < TWO32 ? m.regionAt(x) : undefined);
+  const r = at(base) ?? at(base - 1) ?? at(a);
+  const where = r ? `outside region '${r.name}' [${hex(r.start)}, ${hex(r.end)})` : 'not in any region';
+  return new RuntimeFault('FAULT_MEMORY', `${what} of ${size} bytes at ${hex(a)}: ${where}`, pc, a, r?.name);
+}
+
+function roFault(r: Region, pc: number, a: number, size: number): RuntimeFault {
+  return new RuntimeFault('FAULT_READONLY', `write of ${size} bytes at ${hex(a)}: region '${r.name}' is read-only`, pc, a, r.name);
+}
+
+/** One instance of a compiled module on one memory, with the host functions it imports. */
+class Host {
+  readonly exports: Exports;
+  readonly ctx: JitCtx;
+  readonly scratch: number;
+  busy = false;
+  helpers: HelperRegistry = (sharedDefaultHelpers ??= defaultHelpers());
+  budget = 0;
+  /** The budget as the caller gave it (for messages). */
+  budgetShown = 0;
+
+  constructor(readonly program: JitProgram, readonly compiled: Compiled, readonly mem: LinearMemory) {
+    this.ctx = new JitCtx(mem);
+    this.scratch = scratchOf(mem).scratch;
+    const imports = {
+      env: {
+        memory: mem.wasm,
+        scratch: this.scratch,
+        helper: (id: number, pc: number, fuel: number): void => this.helper(id, pc, fuel),
+        fault: (kind: number, pc: number, a: number, b: number): void => this.fault(kind, pc, a, b),
+        memslow: (pc: number, lo: number, hi: number): void => this.memslow(pc, lo, hi),
+        stop0: (_pc: number, fuel: number): void => { throw new Stop(0n, this.budget - fuel); },
+      },
+    };
+    const inst = new WebAssembly.Instance(compiled.module, imports);
+    this.exports = inst.exports as unknown as Exports;
+  }
+
+  private helper(id: number, pc: number, fuel: number): void {
+    const h = this.helpers.get(id);
+    if (!h) throw new RuntimeFault('FAULT_UNKNOWN_HELPER', `call to unknown helper ${id}`, pc);
+    const ctx = this.ctx;
+    ctx.pc = pc;
+    const mem = this.mem;
+    mem.refresh();
+    const dv = mem.view;
+    const a = this.scratch + SCRATCH.ARGS;
+    let ret: bigint | number | void;
+    try {
+      ret = h.impl(dv.getBigUint64(a, true), dv.getBigUint64(a + 8, true), dv.getBigUint64(a + 16, true),
+        dv.getBigUint64(a + 24, true), dv.getBigUint64(a + 32, true), ctx);
+    } catch (e) {
+      if (isTsbpfError(e)) throw e;
+      throw new RuntimeFault('FAULT_HELPER', `helper ${h.name} (${id}) failed: ${e instanceof Error ? e.message : String(e)}`, pc);
+    }
+    mem.refresh();
+    if (ctx.stopped) {
+      ctx.stopped = false;
+      throw new Stop(ctx.stopR0, this.budget - fuel);
+    }
+    writeR0(mem.view, this.scratch + SCRATCH.R0, ret);
+  }
+
+  private fault(kind: number, pc: number, a: number, b: number): never {
+    const p = this.program;
+    switch (kind as FaultKind) {
+      case FaultKind.BUDGET:
+        throw new RuntimeFault('FAULT_BUDGET', `instruction budget of ${this.budgetShown} exhausted`, pc);
+      case FaultKind.JUMP:
+        throw new RuntimeFault('FAULT_JUMP', `jump to slot ${a}: not the start of an instruction of this program`, pc);
+      case FaultKind.FALLOFF:
+        throw new RuntimeFault('FAULT_FALL_THROUGH', 'execution fell off the end of the program', pc);
+      case FaultKind.CALL_DEPTH:
+        throw new RuntimeFault('FAULT_CALL_DEPTH', `call depth exceeds ${MAX_CALL_FRAMES} frames`, pc);
+      case FaultKind.CALLX: {
+        const lo = a, hi = b;
+        const cfg = this.compiled.code.cfg;
+        if (hi === CODE_ADDR_TAG && lo >= 0 && lo < cfg.slots && cfg.insnAt[lo]! >= 0) {
+          throw new RuntimeFault('FAULT_UNSUPPORTED',
+            `callx to slot ${lo}: the JIT calls only function addresses the program loads with lddw or calls directly`, pc);
+        }
+        const x = p.insnAtSlot(pc);
+        const r = x ? ((x.dst & 0xf) !== 0 ? x.dst & 0xf : x.imm) : 0;
+        const v = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+        throw new RuntimeFault('FAULT_CALL_TARGET', `callx r${r}: 0x${v.toString(16)} is neither a helper id nor a function address`, pc);
+      }
+      default:
+        throw new RuntimeFault('FAULT_UNSUPPORTED', `${p.describe(pc)} cannot run without a loader`, pc);
+    }
+  }
+
+  /** Checked-mode miss: fault, or load the region of the access into the scratch area. */
+  private memslow(pc: number, lo: number, hi: number): void {
+    const x = this.program.insnAtSlot(pc)!;
+    const k = x.op.kind;
+    const write = k !== 'ldx' && k !== 'ldsx';
+    const what = write ? (k === 'atomic' ? 'atomic access' : 'store') : 'load';
+    const size = x.op.size;
+    const a = (lo >>> 0) + x.off;
+    const full = a + hi * TWO32;
+    const mem = this.mem;
+    const r = mem.findRegion(full, size);
+    if (!r) throw memFault(mem, pc, full, size, what, hi === 0 ? lo >>> 0 : -1);
+    if (write && !r.writable) throw roFault(r, pc, full, size);
+    const dv = mem.view;
+    const s = this.scratch;
+    dv.setUint32(s + SCRATCH.REGION_START, r.start, true);
+    dv.setUint32(s + SCRATCH.REGION_START + 4, 0, true);
+    dv.setUint32(s + SCRATCH.REGION_END, r.end % TWO32, true);
+    dv.setUint32(s + SCRATCH.REGION_END + 4, Math.floor(r.end / TWO32), true);
+    dv.setInt32(s + SCRATCH.REGION_WRITABLE, r.writable ? 1 : 0, true);
+  }
+
+  /** Prepare the host state of a run from its environment. */
+  setup(env: RunEnv, checked: boolean): void {
+    const ctx = this.ctx;
+    ctx.checked = checked;
+    ctx.stopped = false;
+    ctx.cpu = env.cpu ?? 0;
+    ctx.host = env.host;
+    ctx.nowFn = env.now ?? defaultNow;
+    ctx.randomFn = env.random ?? defaultRandom;
+    ctx.logFn = env.log ?? (() => {});
+    this.helpers = env.helpers ?? (sharedDefaultHelpers ??= defaultHelpers());
+    const budget = env.budget ?? DEFAULT_BUDGET;
+    this.budgetShown = budget;
+    this.budget = Math.max(0, Math.min(MAX_FUEL, Math.floor(budget)));
+    const dv = this.mem.view;
+    dv.setUint32(this.scratch + SCRATCH.PKT_START, env.packet?.start ?? 0, true);
+    dv.setInt32(this.scratch + SCRATCH.PKT_LEN, env.packet?.length ?? 0, true);
+  }
+
+  /** Turn what escaped the Wasm code into a RunResult or a RuntimeFault. */
+  translate(e: unknown): RunResult {
+    if (e instanceof Stop) return { r0: e.r0, insnCount: e.count };
+    if (isTsbpfError(e)) throw e;
+    if (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) {
+      const pc = this.trapPc(e);
+      if (/out of bounds/.test(e.message)) {
+        throw new RuntimeFault('FAULT_MEMORY', `memory access outside the linear memory (${e.message})`, pc);
+      }
+      if (/unaligned/.test(e.message)) {
+        throw new RuntimeFault('FAULT_MEMORY', `misaligned atomic access (${e.message})`, pc);
+      }
+      throw new RuntimeFault('FAULT_INTERNAL', `internal error: ${e.message}`, pc);
+    }
+    throw new RuntimeFault('FAULT_INTERNAL', `internal error: ${e instanceof Error ? e.message : String(e)}`, -1);
+  }
+
+  /** Slot of the instruction whose code trapped, from the code offset in the stack trace (-1 when unknown). */
+  private trapPc(e: Error): number {
+    const m = /wasm-function\[\d+\]:0x([0-9a-f]+)/.exec(e.stack ?? '');
+    if (!m) return -1;
+    const off = parseInt(m[1]!, 16);
+    const { offsets, offsetPcs } = this.compiled.code;
+    let lo = 0, hi = offsets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (offsets[mid]! <= off) lo = mid + 1; else hi = mid;
+    }
+    return lo > 0 ? offsetPcs[lo - 1]! : -1;
+  }
+}
+
+function writeR0(dv: DataView, at: number, v: bigint | number | void): void {
+  if (v === undefined) { dv.setInt32(at, 0, true); dv.setInt32(at + 4, 0, true); return; }
+  if (typeof v === 'number') {
+    if (Number.isInteger(v) && v >= -0x80000000 && v <= 0xffffffff) {
+      dv.setInt32(at, v | 0, true);
+      dv.setInt32(at + 4, v < 0 ? -1 : 0, true);
+      return;
+    }
+    v = BigInt(Math.trunc(Number.isFinite(v) ? v : 0));
+  }
+  dv.setBigUint64(at, BigInt.asUintN(64, v), true);
+}
+
+/** Write argument registers (missing ones are 0) as 64-bit little-endian values at `at`. */
+function writeArgs(dv: DataView, at: number, args: ReadonlyArray<bigint | number> | undefined): void {
+  for (let i = 0; i < 5; i++) {
+    const v = args !== undefined && i < args.length ? args[i]! : 0;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= -0x80000000 && v <= 0xffffffff) {
+      dv.setInt32(at + i * 8, v | 0, true);
+      dv.setInt32(at + i * 8 + 4, v < 0 ? -1 : 0, true);
+    } else {
+      dv.setBigUint64(at + i * 8, BigInt.asUintN(64, BigInt(v)), true);
+    }
+  }
+}
+
+/**
+ * A program compiled to WebAssembly. Immutable apart from its caches of
+ * compiled modules and instances; any number of runs may share it.
+ */
+export class JitProgram {
+  readonly insns: readonly Instruction[];
+  private readonly compiled = new Map<string, Compiled>();
+  private readonly hosts = new WeakMap<LinearMemory, Map<string, Host[]>>();
+  private slotIndex?: Int32Array;
+
+  constructor(insns: readonly Instruction[]) {
+    this.insns = insns;
+  }
+
+  private modeOf(mem: LinearMemory | undefined, m: JitMode): Mode {
+    const checked = m.checked ?? true;
+    const shared = m.shared ?? (mem ? isShared(mem.wasm) : false);
+    return { key: (checked ? 'checked' : 'unchecked') + (shared ? '-shared' : ''), checked, shared };
+  }
+
+  /** Compile the module of a mode now (it is otherwise compiled on first run). */
+  compile(mode: JitMode = {}): CompileStats {
+    return this.compiledFor(this.modeOf(undefined, mode)).stats;
+  }
+
+  /** Compile asynchronously (required for big modules on a browser's main thread). */
+  async compileAsync(mode: JitMode = {}): Promise<CompileStats> {
+    const md = this.modeOf(undefined, mode);
+    const have = this.compiled.get(md.key);
+    if (have) return have.stats;
+    const t0 = now();
+    const code = compileProgram(this.insns, md);
+    const t1 = now();
+    const module = await WebAssembly.compile(code.bytes);
+    const t2 = now();
+    const c = { code, module, stats: statsOf(md, code, t1 - t0, t2 - t1) };
+    this.compiled.set(md.key, c);
+    return c.stats;
+  }
+
+  /** The generated module bytes of a mode (for inspection and tests). */
+  wasm(mode: JitMode = {}): Uint8Array {
+    return this.compiledFor(this.modeOf(undefined, mode)).code.bytes;
+  }
+
+  private compiledFor(md: Mode): Compiled {
+    let c = this.compiled.get(md.key);
+    if (!c) {
+      const t0 = now();
+      const code = compileProgram(this.insns, md);
+      const t1 = now();
+      const module = new WebAssembly.Module(code.bytes);
+      const t2 = now();
+      c = { code, module, stats: statsOf(md, code, t1 - t0, t2 - t1) };
+      this.compiled.set(md.key, c);
+    }
+    return c;
+  }
+
+  private acquire(mem: LinearMemory, md: Mode): Host {
+    let byMode = this.hosts.get(mem);
+    if (!byMode) { byMode = new Map(); this.hosts.set(mem, byMode); }
+    let pool = byMode.get(md.key);
+    if (!pool) { pool = []; byMode.set(md.key, pool); }
+    for (const h of pool) if (!h.busy) return h;
+    // First run on this memory, or a run nested in a helper of another run.
+    const h = new Host(this, this.compiledFor(md), mem);
+    pool.push(h);
+    return h;
+  }
+
+  private begin(env: RunEnv): { host: Host; stackTop: number } {
+    const mem = env.memory;
+    mem.refresh();
+    const checked = env.checked ?? true;
+    const host = this.acquire(mem, this.modeOf(mem, { checked }));
+    mem.refresh(); // the scratch area may have grown the memory
+    const stackTop = env.stack + STACK_AREA;
+    if (stackTop > mem.size || env.stack < 0) {
+      throw new RuntimeFault('FAULT_MEMORY', `stack area ${hex(env.stack)} is outside the memory`, 0, env.stack, 'stack');
+    }
+    host.setup(env, checked);
+    return { host, stackTop };
+  }
+
+  /** Run once. Same contract as the interpreter's `execute`. */
+  run(env: RunEnv): RunResult {
+    const { host, stackTop } = this.begin(env);
+    const s = host.scratch;
+    writeArgs(env.memory.view, s + SCRATCH.ARGS, env.args);
+    host.busy = true;
+    try {
+      const fuel = host.exports.run(stackTop, host.budget);
+      const dv = env.memory.view;
+      const lo = dv.getUint32(s + SCRATCH.R0, true);
+      const hi = dv.getUint32(s + SCRATCH.R0 + 4, true);
+      return { r0: hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo), insnCount: host.budget - fuel };
+    } catch (e) {
+      env.memory.refresh();
+      return host.translate(e);
+    } finally {
+      host.busy = false;
+    }
+  }
+
+  /**
+   * Run the program once per input with the loop inside WebAssembly (env.args
+   * is ignored unless `inputs` is a repeat count). A run that faults is
+   * recorded in `faults` and the batch goes on with the next input.
+   */
+  runBatch(env: RunEnv, inputs: BatchInputs): BatchResult {
+    const n = typeof inputs === 'number' ? inputs : inputs instanceof BigUint64Array ? Math.floor(inputs.length / 5) : inputs.length;
+    const r0 = new BigUint64Array(n);
+    const counts = new Uint32Array(n);
+    const faults = new Map<number, RuntimeFault>();
+    if (n === 0) return { r0, insnCount: counts, faults };
+    const { host, stackTop } = this.begin(env);
+    const mem = env.memory;
+    const area = scratchOf(mem);
+    const chunk = Math.min(n, BATCH_CHUNK);
+    if (area.batchRuns < chunk) {
+      if (area.batch) mem.free(area.batch);
+      area.batch = 0;
+      area.batch = mem.alloc(chunk * 56, 16);
+      area.batchRuns = chunk;
+      mem.refresh();
+    }
+    const argsAt = area.batch;
+    const outAt = area.batch + chunk * 40;
+    host.busy = true;
+    try {
+      let filledRepeat = false;
+      for (let base = 0; base < n; base += chunk) {
+        const m = Math.min(chunk, n - base);
+        let dv = mem.view;
+        if (typeof inputs === 'number') {
+          if (!filledRepeat) { for (let k = 0; k < m; k++) writeArgs(dv, argsAt + k * 40, env.args); filledRepeat = true; }
+        } else if (inputs instanceof BigUint64Array) {
+          new BigUint64Array(mem.wasm.buffer, argsAt, m * 5).set(inputs.subarray(base * 5, (base + m) * 5));
+        } else {
+          for (let k = 0; k < m; k++) writeArgs(dv, argsAt + k * 40, inputs[base + k]);
+        }
+        let k = 0;
+        while (k < m) {
+          try {
+            host.exports.batch(stackTop, host.budget, m - k, argsAt + k * 40, outAt + k * 16);
+            k = m;
+          } catch (e) {
+            mem.refresh();
+            dv = mem.view;
+            const at = k + dv.getInt32(host.scratch + SCRATCH.BATCH_INDEX, true);
+            try {
+              const res = host.translate(e);
+              dv.setBigUint64(outAt + at * 16, res.r0, true);
+              dv.setUint32(outAt + at * 16 + 8, res.insnCount, true);
+            } catch (f) {
+              faults.set(base + at, f as RuntimeFault);
+              dv.setBigUint64(outAt + at * 16, 0n, true);
+              dv.setUint32(outAt + at * 16 + 8, 0, true);
+            }
+            host.ctx.stopped = false;
+            k = at + 1;
+          }
+        }
+        mem.refresh();
+        const out = new BigUint64Array(mem.wasm.buffer, outAt, m * 2);
+        for (let j = 0; j < m; j++) {
+          r0[base + j] = out[2 * j]!;
+          counts[base + j] = Number(out[2 * j + 1]! & 0xffffffffn);
+        }
+      }
+    } finally {
+      host.busy = false;
+    }
+    return { r0, insnCount: counts, faults };
+  }
+
+  /** Instruction starting at `slot`. */
+  insnAtSlot(slot: number): Instruction | undefined {
+    if (!this.slotIndex) {
+      let n = 0;
+      for (const x of this.insns) n += x.op.kind === 'ld_imm64' ? 2 : 1;
+      const idx = new Int32Array(n + 1).fill(-1);
+      let s = 0;
+      this.insns.forEach((x, i) => { idx[s] = i; s += x.op.kind === 'ld_imm64' ? 2 : 1; });
+      this.slotIndex = idx;
+    }
+    const i = slot >= 0 && slot < this.slotIndex.length ? this.slotIndex[slot]! : -1;
+    return i >= 0 ? this.insns[i] : undefined;
+  }
+
+  /** The interpreter's wording for an instruction that cannot run. */
+  describe(slot: number): string {
+    const x = this.insnAtSlot(slot);
+    if (!x) return 'this instruction';
+    if (x.op.kind === 'ld_imm64') return `lddw with src ${x.src}`;
+    if (x.op.kind === 'callx') return `callx through invalid register ${x.imm}`;
+    return x.op.name;
+  }
+}
+
+function now(): number {
+  const p = (globalThis as { performance?: { now(): number } }).performance;
+  return p ? p.now() : Date.now();
+}
+
+function statsOf(md: Mode, code: CompiledCode, gen: number, comp: number): CompileStats {
+  return {
+    mode: md.key, wasmBytes: code.bytes.length, generateMs: gen, wasmCompileMs: comp,
+    functions: code.entrySlots.length, dispatchers: code.dispatchers,
+  };
+}
+
+/** Compile a program for the JIT (modules are built per mode on first use, or by `compile`). */
+export function jitCompile(insns: readonly Instruction[]): JitProgram {
+  return new JitProgram(insns);
+}
+
+/** Run a JIT-compiled program: the JIT's counterpart of the interpreter's `execute`. */
+export function jitExecute(p: JitProgram, env: RunEnv): RunResult {
+  return p.run(env);
+}
