@@ -205,6 +205,45 @@ function candidates(local: Btf, target: Btf, localId: number): number[] {
  * (other than the *_exists kinds, which then yield 0).
  */
 export function computeCoreRelo(local: Btf, target: Btf, rec: CoreReloRecord, section: string): CoreReloResult {
+  try {
+    return compute(local, target, rec, section);
+  } catch (e) {
+    if (!(e instanceof ElfError) || e.code !== 'CORE_RELO') throw e;
+    let what = `type ${rec.typeId}`;
+    try {
+      what = describe(local, rec);
+    } catch { /* keep the id */ }
+    throw new ElfError('CORE_RELO', e.reason.replace(`on type ${rec.typeId} `, `on ${what} `), section, rec.insnOff);
+  }
+}
+
+/** `struct conn_info.stats.level`, `enum conn_state::CONN_CLOSED`, `struct conn_info`. */
+export function describe(btf: Btf, rec: CoreReloRecord): string {
+  const root = btf.formatType(rec.typeId);
+  const acc = rec.access.split(':').map(Number);
+  if (rec.kind.startsWith('enumval')) {
+    const t = btf.resolve(rec.typeId);
+    return t.kind === 'enum' || t.kind === 'enum64' ? `${root}::${t.values[acc[0]!]?.name ?? acc[0]}` : root;
+  }
+  if (!rec.kind.startsWith('field')) return root;
+  let out = root + (acc[0] ? `[${acc[0]}]` : '');
+  let type = rec.typeId;
+  for (const idx of acc.slice(1)) {
+    const t = btf.resolve(type);
+    if (t.kind === 'struct' || t.kind === 'union') {
+      const m = t.members[idx];
+      if (!m) break;
+      out += m.name ? `.${m.name}` : '.(anon)';
+      type = m.type;
+    } else if (t.kind === 'array') {
+      out += `[${idx}]`;
+      type = t.type;
+    } else break;
+  }
+  return out;
+}
+
+function compute(local: Btf, target: Btf, rec: CoreReloRecord, section: string): CoreReloResult {
   const self = target === local;
   const kind = rec.kind;
   if (rec.typeId === 0 || rec.typeId >= local.types.length) fail(rec, section, 'bad local type id');

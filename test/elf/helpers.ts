@@ -43,7 +43,7 @@ export function parseObjdump(text: string): Map<string, DumpSection> {
     if (!cur) continue;
     m = /^([0-9a-f]{16}) <(.*)>:$/.exec(line);
     if (m) { cur.labels.set(m[2]!, parseInt(m[1]!, 16) / 8); continue; }
-    m = /^\s+(\d+):\t((?:[0-9a-f]{2} )+)\t?(.*)$/.exec(line);
+    m = /^\s+(\d+):\t((?:[0-9a-f]{2} ?)+)\t(.*)$/.exec(line);
     if (m) {
       const bytes = new Uint8Array(m[2]!.trim().split(' ').map((h) => parseInt(h, 16)));
       cur.insns.push({ slot: Number(m[1]), bytes, asm: m[3]!.trim() });
