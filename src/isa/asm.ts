@@ -69,9 +69,6 @@ interface Tok {
   readonly hex?: boolean;
 }
 
-const LEX =
-  /(\s+)|(%?([rw])(\d+))(?![\w.$])|(0[xX][0-9a-fA-F]+|\d+)([fb])?(?![\w.$])|([A-Za-z_.$][\w.$]*)|(<<=|>>=|<<|>>|[-+*/|&^%=!<>]=|[-+*/|&^%=<>()[\],:#~!])/y;
-
 interface Line {
   readonly no: number;
   /** The source line as written (for messages). */
@@ -84,33 +81,71 @@ function err(code: string, reason: string, line: Line, col0: number, len = 1): A
   return new AsmError(code, reason, line.no, col0 + 1, line.text, Math.max(1, len));
 }
 
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isHex = (c: number): boolean => isDigit(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+const isIdentStart = (c: number): boolean =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 /* _ */ || c === 46 /* . */ || c === 36 /* $ */;
+const isIdent = (c: number): boolean => isIdentStart(c) || isDigit(c);
+const isSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0xfeff;
+const OPS3 = new Set(['<<=', '>>=']);
+const OPS2 = new Set(['<<', '>>', '-=', '+=', '*=', '/=', '|=', '&=', '^=', '%=', '==', '!=', '<=', '>=']);
+const OPS1 = new Set([...'-+*/|&^%=<>()[],:#~!']);
+
+/** Tokens of line.src[from, to): registers, numbers, identifiers, operators. */
 function lex(line: Line, from: number, to: number): Tok[] {
   const out: Tok[] = [];
   const src = line.src;
-  LEX.lastIndex = from;
-  while (LEX.lastIndex < to) {
-    const at = LEX.lastIndex;
-    const m = LEX.exec(src);
-    if (!m || m.index !== at) {
-      const ch = src[at]!;
-      const shown = /[\x21-\x7e]/.test(ch) ? `'${ch}'` : `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
-      throw err('ASM_SYNTAX', `unexpected character ${shown}`, line, at);
+  let i = from;
+  while (i < to) {
+    const c = src.charCodeAt(i);
+    if (isSpace(c)) { i++; continue; }
+    // Register: %?[rw]<digits>, not followed by an identifier character.
+    const j = c === 37 /* % */ ? i + 1 : i;
+    const r = src.charCodeAt(j);
+    if ((r === 114 /* r */ || r === 119 /* w */) && j + 1 < to && isDigit(src.charCodeAt(j + 1))) {
+      let k = j + 1;
+      while (k < to && isDigit(src.charCodeAt(k))) k++;
+      if (k >= to || !isIdent(src.charCodeAt(k))) {
+        const text = src.slice(i, k);
+        out.push({ k: 'reg', s: text, col: i, reg: Number(src.slice(j + 1, k)), w: r === 119 });
+        i = k;
+        continue;
+      }
     }
-    if (LEX.lastIndex > to) {
-      // A token ran past the statement end (cannot happen for separators we cut on).
-      LEX.lastIndex = to;
+    if (isDigit(c)) {
+      let k = i;
+      const hex = c === 48 && (src[i + 1] === 'x' || src[i + 1] === 'X') && i + 2 < to && isHex(src.charCodeAt(i + 2));
+      if (hex) { k = i + 2; while (k < to && isHex(src.charCodeAt(k))) k++; } else { while (k < to && isDigit(src.charCodeAt(k))) k++; }
+      const text = src.slice(i, k);
+      if (!hex && k < to && (src[k] === 'f' || src[k] === 'b') && (k + 1 >= to || !isIdent(src.charCodeAt(k + 1)))) {
+        out.push({ k: 'lref', s: text + src[k], col: i, val: BigInt(text) });
+        i = k + 1;
+        continue;
+      }
+      if (k < to && isIdent(src.charCodeAt(k))) {
+        throw err('ASM_SYNTAX', `malformed number '${src.slice(i, k + 1)}'`, line, i, k + 1 - i);
+      }
+      out.push({ k: 'num', s: text, col: i, val: BigInt(text), hex });
+      i = k;
+      continue;
     }
-    if (m[1]) continue;
-    if (m[2]) {
-      out.push({ k: 'reg', s: m[2], col: at, reg: Number(m[4]), w: m[3] === 'w' });
-    } else if (m[5]) {
-      if (m[6]) out.push({ k: 'lref', s: m[5] + m[6], col: at, val: BigInt(m[5]) });
-      else out.push({ k: 'num', s: m[5], col: at, val: BigInt(m[5]), hex: /^0x/i.test(m[5]) });
-    } else if (m[7]) {
-      out.push({ k: 'id', s: m[7], col: at });
-    } else {
-      out.push({ k: 'op', s: m[8]!, col: at });
+    if (isIdentStart(c)) {
+      let k = i + 1;
+      while (k < to && isIdent(src.charCodeAt(k))) k++;
+      out.push({ k: 'id', s: src.slice(i, k), col: i });
+      i = k;
+      continue;
     }
+    const o3 = i + 3 <= to ? src.slice(i, i + 3) : '';
+    const o2 = i + 2 <= to ? src.slice(i, i + 2) : '';
+    const op = OPS3.has(o3) ? o3 : OPS2.has(o2) ? o2 : OPS1.has(src[i]!) ? src[i]! : undefined;
+    if (!op) {
+      const ch = String.fromCodePoint(src.codePointAt(i)!);
+      const shown = /^[\x21-\x7e]$/.test(ch) ? `'${ch}'` : `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+      throw err('ASM_SYNTAX', `unexpected character ${shown}`, line, i);
+    }
+    out.push({ k: 'op', s: op, col: i });
+    i += op.length;
   }
   return out;
 }
@@ -285,7 +320,7 @@ function parseMemRef(c: Cursor, open: string, close: string): { reg: Tok; off: n
   if (c.is('+') || c.is('-')) {
     const sign = c.next()!;
     const neg = sign.s === '-';
-    // bpftool writes `(r1 +-8)` hmm-free forms like `(r1 -8)`; accept a second sign too.
+    // `(r1 - 8)` (llvm), `(r1 -8)` (bpftool); `(r1 + -8)` is accepted too.
     const v = c.int();
     const val = neg ? -v.val : v.val;
     off = off16(val, c.line, sign.col, v.col + v.len - sign.col);
@@ -369,7 +404,7 @@ function parseLlvm(c: Cursor): Parsed {
     return { spec: spec('atomic', a, size === 8, true, size), f: { dst: m.reg.reg!, src: r.reg!, off: m.off } };
   }
   // call
-  if (c.is('call')) return parseCall(c, true);
+  if (c.is('call')) return parseCall(c);
   // ld_pseudo rD, src, imm[, imm2]
   if (c.is('ld_pseudo')) {
     c.next();
@@ -625,7 +660,7 @@ function aluRest(c: Cursor, d: Tok, name: string): Parsed {
 }
 
 /** `call` in both syntaxes. */
-function parseCall(c: Cursor, _llvm: boolean): Parsed {
+function parseCall(c: Cursor): Parsed {
   const kw = c.next()!;
   const t = c.peek();
   if (!t) throw err('ASM_OPERANDS', 'Invalid number of operands for call: expected a helper, a label or a register', c.line, kw.col, kw.s.length);
@@ -710,10 +745,7 @@ function parseOperand(c: Cursor): Operand {
     return { k: 'mem', reg: m.reg, off: m.off, col: t.col };
   }
   if (t.k === 'num' || ((c.is('-') || c.is('+')) && c.peek(1)?.k === 'num')) {
-    const signed = t.k === 'op';
-    const v = c.int();
-    if (signed) return { k: 'imm', v };
-    return { k: 'imm', v };
+    return { k: 'imm', v: c.int() };
   }
   if (t.k === 'id' || t.k === 'lref') return { k: 'target', t: parseTarget(c), col: t.col };
   return c.fail('an operand');
@@ -726,7 +758,7 @@ function parseMnemonic(c: Cursor): Parsed {
   if (name === 'call' || name === 'exit') {
     if (name === 'exit') { c.end(); return { spec: spec('exit', '', true, false, 0), f: {} }; }
     c.i--;
-    return parseCall(c, false);
+    return parseCall(c);
   }
   if (name === 'lock') {
     // lock [fetch] <op>[32] [dst+off], src
@@ -784,7 +816,7 @@ function parseMnemonic(c: Cursor): Parsed {
   switch (s0.kind) {
     case 'alu': case 'mov': case 'jcond': {
       const x = ops[1]!.k === 'reg';
-      const s = specs.find((e) => e.srcReg === x && e.kind === s0.kind && (s0.kind !== 'mov' || true));
+      const s = specs.find((e) => e.srcReg === x && e.kind === s0.kind);
       if (!s) return bad(1, 'a register or an immediate');
       const f: Pending['f'] = { dst: reg(0) };
       if (x) f.src = reg(1); else f.imm = imm(1);
@@ -865,7 +897,7 @@ function statements(text: string): Array<[number, number]> {
   let end = text.length;
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
-    const prevSpace = i === 0 || /\s/.test(text[i - 1]!);
+    const prevSpace = i === 0 || isSpace(text.charCodeAt(i - 1));
     if ((ch === '#' && prevSpace) || (ch === '/' && text[i + 1] === '/')) { end = i; break; }
     if (ch === ';') {
       // bpftool prints source lines as `; int x = ...`: a leading `;` starts a comment.
@@ -886,7 +918,9 @@ export function assemble(text: string, opts: AsmOptions = {}): Instruction[] {
   const implicitExit = opts.implicitExitLabel ?? true;
   const pending: Pending[] = [];
   const labels = new Map<string, { slot: number; line: Line; col: number }>();
-  const local = new Map<string, Array<{ slot: number; seq: number }>>();
+  // Numeric (GNU local) labels, in order; indexed by name only if some `Nf`/`Nb` refers to them.
+  const localDefs: Array<{ n: string; slot: number; seq: number }> = [];
+  let local: Map<string, Array<{ slot: number; seq: number }>> | undefined;
   let firstExit: number | undefined;
   let slot = 0;
   const lines = text.split(/\r?\n/);
@@ -929,9 +963,7 @@ export function assemble(text: string, opts: AsmOptions = {}): Instruction[] {
       while (toks.length >= 2 && toks[1]!.s === ':' && toks[1]!.k === 'op' && (toks[0]!.k === 'id' || toks[0]!.k === 'num')) {
         const t = toks[0]!;
         if (t.k === 'num') {
-          const l = local.get(t.s) ?? [];
-          l.push({ slot, seq: pending.length });
-          local.set(t.s, l);
+          localDefs.push({ n: t.s, slot, seq: pending.length });
         } else {
           const prev = labels.get(t.s);
           if (prev) {
@@ -963,14 +995,14 @@ export function assemble(text: string, opts: AsmOptions = {}): Instruction[] {
         p = parseLlvm(c);
       }
       if (p.spec.kind === 'exit' && firstExit === undefined) firstExit = slot;
-      pending.push({ ...p, line, col: t.col, slot, seq: pending.length });
+      pending.push({ spec: p.spec, f: p.f, target: p.target, line, col: t.col, slot, seq: pending.length });
       slot += p.spec.kind === 'ld_imm64' ? 2 : 1;
     }
   }
   // Resolve label targets.
   const out: Instruction[] = [];
   for (const p of pending) {
-    const f = { ...p.f };
+    const f = { dst: p.f.dst, src: p.f.src, off: p.f.off, imm: p.f.imm, imm2: p.f.imm2 };
     if (p.target) {
       const { t, field } = p.target;
       let dest: number | undefined;
@@ -981,6 +1013,13 @@ export function assemble(text: string, opts: AsmOptions = {}): Instruction[] {
           throw err('ASM_LABEL_UNDEFINED', `Invalid label: '${t.name}' is not defined`, p.line, t.tok.col, t.tok.s.length);
         }
       } else if (t.kind === 'lref') {
+        if (!local) {
+          local = new Map();
+          for (const d of localDefs) {
+            const l = local.get(d.n);
+            if (l) l.push(d); else local.set(d.n, [d]);
+          }
+        }
         const defs = local.get(t.n) ?? [];
         const d = t.dir === 'b' ? defs.filter((x) => x.seq <= p.seq).pop() : defs.find((x) => x.seq > p.seq);
         if (!d) {
