@@ -519,6 +519,8 @@ export interface Dissection {
   readonly tcp?: TcpHeader;
   readonly udp?: UdpHeader;
   readonly icmp?: IcmpHeader;
+  /** Source and destination port of TCP, UDP or SCTP: present as soon as their 4 bytes are captured, even if the rest of the header is not. */
+  readonly ports?: { readonly sport: number; readonly dport: number };
   /** Offset of the data after the innermost header understood; -1 if the packet ends in a header. */
   readonly payloadOffset: number;
   /** A fragment of an IP packet (MF set or offset non-zero). */
@@ -675,6 +677,9 @@ export function dissect(data: Uint8Array, linkType: number, opts: { verify?: boo
   d.l4Offset = off;
   const p = d.l4Protocol;
   const full = opts.verify && !d.fragment && l4len > 0 && off + l4len <= n;
+  if ((p === IPPROTO_TCP || p === IPPROTO_UDP || p === IPPROTO_SCTP) && off + 4 <= n) {
+    d.ports = { sport: dv.getUint16(off), dport: dv.getUint16(off + 2) };
+  }
   if (p === IPPROTO_TCP) {
     if (off + 20 > n) { d.truncated = true; return d; }
     const w = dv.getUint16(off + 12);
@@ -709,16 +714,10 @@ export function dissect(data: Uint8Array, linkType: number, opts: { verify?: boo
 }
 
 /** Source and destination address, ports and protocol, when the packet is TCP, UDP or SCTP over IP. */
-export function fiveTuple(d: Dissection, data?: Uint8Array): FiveTuple | undefined {
+export function fiveTuple(d: Dissection): FiveTuple | undefined {
   const ip = d.ipv4 ?? d.ipv6;
-  if (!ip) return undefined;
-  const l4 = d.tcp ?? d.udp;
-  if (l4) return { src: ip.src, dst: ip.dst, sport: l4.sport, dport: l4.dport, protocol: d.l4Protocol };
-  if (d.l4Protocol === IPPROTO_SCTP && data && d.l4Offset >= 0 && d.l4Offset + 4 <= data.length) {
-    const o = d.l4Offset;
-    return { src: ip.src, dst: ip.dst, sport: (data[o]! << 8) | data[o + 1]!, dport: (data[o + 2]! << 8) | data[o + 3]!, protocol: IPPROTO_SCTP };
-  }
-  return undefined;
+  if (!ip || !d.ports) return undefined;
+  return { src: ip.src, dst: ip.dst, sport: d.ports.sport, dport: d.ports.dport, protocol: d.l4Protocol };
 }
 
 /** One line in the style of tcpdump: "IP 10.0.0.1.1234 > 10.0.0.2.53: UDP, length 12". */
