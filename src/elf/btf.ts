@@ -329,7 +329,7 @@ export class Btf {
   private declare(id: number, inner: string, depth: number): string {
     if (depth > MAX_RESOLVE_DEPTH || --this.budget < 0) return `${inner}/* ... */`;
     const t = this.type(id);
-    const sp = (s: string): string => (inner ? `${s} ${inner}` : s);
+    const sp = (s: string): string => (!inner ? s : inner.startsWith('[') ? s + inner : `${s} ${inner}`);
     switch (t.kind) {
       case 'void': return sp('void');
       case 'int': case 'float': case 'typedef': return sp(t.name || '(anon)');
