@@ -90,7 +90,7 @@ export interface CompiledCode {
 // Imported functions.
 const F_HELPER = 0; // (id, pc, fuel) -> ()
 const F_FAULT = 1; // (kind, pc, a, b) -> ()
-const F_MEMSLOW = 2; // (pc, lo, hi) -> ()
+const F_MEMSLOW = 2; // (pc, lo, hi, depth) -> ()
 const F_STOP0 = 3; // (pc, fuel) -> ()
 // Globals.
 const G_SCRATCH = 0; // imported, i32
@@ -130,7 +130,7 @@ export function compileProgram(insns: readonly Instruction[], opts: JitCompileOp
   const m = new ModuleBuilder();
   const tHelper = m.type([I32, I32, I32], []);
   const tFault = m.type([I32, I32, I32, I32], []);
-  const tMem = m.type([I32, I32, I32], []);
+  const tMem = m.type([I32, I32, I32, I32], []);
   const tStop = m.type([I32, I32], []);
   m.importFunc('env', 'helper', tHelper);
   m.importFunc('env', 'fault', tFault);
@@ -691,6 +691,7 @@ class FnGen {
     c.op(Op.i32_eqz);
     c.if();
     c.i32(pc); c.get(base); c.op(Op.i32_wrap_i64); c.get(base); c.i64s(32); c.op(Op.i64_shr_u); c.op(Op.i32_wrap_i64);
+    c.get(DEPTH);
     c.call(F_MEMSLOW);
     c.gget(G_SCRATCH); c.mem(Op.i64_load, 3, SCRATCH.REGION_START); c.set(this.RS);
     c.gget(G_SCRATCH); c.mem(Op.i64_load, 3, SCRATCH.REGION_END); c.set(this.RE);

@@ -17,7 +17,7 @@
 
 import { RuntimeFault, isTsbpfError } from '../../errors.js';
 import type { Instruction } from '../../isa/instruction.js';
-import { MAX_CALL_FRAMES } from '../../isa/opcodes.js';
+import { MAX_CALL_FRAMES, STACK_SIZE } from '../../isa/opcodes.js';
 import { type HelperContext, HelperRegistry, defaultHelpers } from '../helpers.js';
 import { DEFAULT_BUDGET, type RunEnv, type RunResult, STACK_AREA } from '../interpreter.js';
 import type { LinearMemory, Region } from '../memory.js';
@@ -166,6 +166,8 @@ class Host {
   busy = false;
   helpers: HelperRegistry = (sharedDefaultHelpers ??= defaultHelpers());
   budget = 0;
+  /** Top of the stack area of the current run. */
+  stackTop = 0;
   /** The budget as the caller gave it (for messages). */
   budgetShown = 0;
 
@@ -178,7 +180,7 @@ class Host {
         scratch: this.scratch,
         helper: (id: number, pc: number, fuel: number): void => this.helper(id, pc, fuel),
         fault: (kind: number, pc: number, a: number, b: number): void => this.fault(kind, pc, a, b),
-        memslow: (pc: number, lo: number, hi: number): void => this.memslow(pc, lo, hi),
+        memslow: (pc: number, lo: number, hi: number, depth: number): void => this.memslow(pc, lo, hi, depth),
         stop0: (_pc: number, fuel: number): void => { throw new Stop(0n, this.budget - fuel); },
       },
     };
@@ -239,8 +241,12 @@ class Host {
     }
   }
 
-  /** Checked-mode miss: fault, or load the region of the access into the scratch area. */
-  private memslow(pc: number, lo: number, hi: number): void {
+  /**
+   * Checked-mode miss: fault, or load the region of the access into the
+   * scratch area. As in the interpreter, only the frames in use are stack:
+   * the stack region is cut at the floor of the frame at `depth`.
+   */
+  private memslow(pc: number, lo: number, hi: number, depth: number): void {
     const x = this.program.insnAtSlot(pc)!;
     const k = x.op.kind;
     const write = k !== 'ldx' && k !== 'ldsx';
@@ -249,7 +255,15 @@ class Host {
     const a = (lo >>> 0) + x.off;
     const full = a + hi * TWO32;
     const mem = this.mem;
-    const r = mem.findRegion(full, size);
+    let r = mem.findRegion(full, size);
+    const top = this.stackTop;
+    const floor = top - (depth + 1) * STACK_SIZE;
+    if (r && r.end === top && r.start < floor) {
+      r = full >= floor ? { start: floor, end: r.end, name: r.name, writable: r.writable } : undefined;
+      if (!r) {
+        throw new RuntimeFault('FAULT_MEMORY', `${what} of ${size} bytes at ${hex(full)}: below the stack frames in use [${hex(floor)}, ${hex(top)})`, pc, full, 'stack');
+      }
+    }
     if (!r) throw memFault(mem, pc, full, size, what, hi === 0 ? lo >>> 0 : -1);
     if (write && !r.writable) throw roFault(r, pc, full, size);
     const dv = mem.view;
@@ -420,6 +434,7 @@ export class JitProgram {
       throw new RuntimeFault('FAULT_MEMORY', `stack area ${hex(env.stack)} is outside the memory`, 0, env.stack, 'stack');
     }
     host.setup(env, checked);
+    host.stackTop = stackTop;
     return { host, stackTop };
   }
 
