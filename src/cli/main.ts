@@ -71,7 +71,7 @@ prefixed with its slot index.
 
   --bytes   also print the 8 (or 16, for lddw) instruction bytes
 `,
-  'run-raw': `usage: tsbpf run-raw FILE [--mem HEX | --mem-file F] [--engine interp] [--budget N] [--unchecked] [--json]
+  'run-raw': `usage: tsbpf run-raw FILE [--mem HEX | --mem-file F] [--engine interp|jit] [--budget N] [--unchecked] [--json]
 
 Run a raw program: bytecode (.bin, .o, or anything not text) or assembler text
 (.s, .asm, or text content). The program gets R1 = address of a copy of the
@@ -80,7 +80,8 @@ checked mode. Prints R0 as 0x... (bpf_trace_printk output goes to stderr).
 
   --mem HEX        input memory as hex bytes ("aa bb cc" or "aabbcc")
   --mem-file F     input memory from file F (raw bytes)
-  --engine E       interp (default) or jit
+  --engine E       interp (default, the reference interpreter) or jit
+                   (compiled to WebAssembly)
   --budget N       instruction budget (default 4000000)
   --unchecked      skip validation and per-access checks (trusted programs only)
   --json           print {"r0": "0x...", "mem": "<hex>", "insn_count": N}
@@ -97,7 +98,7 @@ DIR defaults to $BPF_CONFORMANCE_DIR/tests (or /negative with --negative).
   --negative   every file must be refused (assembler error, decode or
                validation refusal, fault) or give another result than stated
   --verbose    print every file with the reason it passed or failed
-  --engine E   interp (default) or jit
+  --engine E   interp (default) or jit (WebAssembly)
   --json       print {"passed": N, "failed": M, "results": [...]} instead
 `,
 };
@@ -309,9 +310,9 @@ function parseHex(s: string, what: string): Uint8Array {
   return out;
 }
 
-function checkEngine(cmd: string, engine: string | undefined): void {
-  if (engine === undefined || engine === 'interp') return;
-  if (engine === 'jit') throw new CliError('jit engine not available yet');
+function checkEngine(cmd: string, engine: string | undefined): 'interp' | 'jit' {
+  if (engine === undefined || engine === 'interp') return 'interp';
+  if (engine === 'jit') return 'jit';
   throw new UsageError(`${cmd}: unknown engine '${engine}' (interp or jit)`, cmd);
 }
 
@@ -326,7 +327,7 @@ function cmdRunRaw(args: readonly string[], io: Io): number {
   });
   if (values.help) { io.stdout(HELP['run-raw']!); return 0; }
   const file = onePositional('run-raw', positionals);
-  checkEngine('run-raw', values.engine as string | undefined);
+  const engine = checkEngine('run-raw', values.engine as string | undefined);
   if (values.mem !== undefined && values['mem-file'] !== undefined) throw new UsageError('run-raw: give --mem or --mem-file, not both', 'run-raw');
   let budget: number | undefined;
   if (values.budget !== undefined) {
@@ -339,7 +340,7 @@ function cmdRunRaw(args: readonly string[], io: Io): number {
   const unchecked = values.unchecked === true;
   let r;
   try {
-    r = runRaw(insns, { mem, budget, checked: !unchecked, validate: !unchecked, log: (l) => io.stderr(l.endsWith('\n') ? l : l + '\n') });
+    r = runRaw(insns, { mem, budget, engine, checked: !unchecked, validate: !unchecked, log: (l) => io.stderr(l.endsWith('\n') ? l : l + '\n') });
   } catch (e) {
     throw located(file, e, insns);
   }
@@ -355,7 +356,7 @@ function cmdConformance(args: readonly string[], io: Io): number {
   });
   if (values.help) { io.stdout(HELP.conformance!); return 0; }
   if (positionals.length > 1) throw new UsageError(`conformance: unexpected argument '${positionals[1]}'`, 'conformance');
-  checkEngine('conformance', values.engine as string | undefined);
+  const engine = checkEngine('conformance', values.engine as string | undefined);
   const negative = values.negative === true;
   let dir = positionals[0];
   if (dir === undefined) {
@@ -383,7 +384,7 @@ function cmdConformance(args: readonly string[], io: Io): number {
       throw new CliError(`${join(dir, name)}: ${fsReason(e)}`);
     }
     const c = parseConformance(text);
-    const outcome = runCase(c);
+    const outcome = runCase(c, { engine });
     const v = judge(c, outcome, negative);
     if (v.pass) passed++; else failed++;
     if (values.json) {

@@ -120,8 +120,8 @@ export type CaseOutcome =
   | { readonly kind: 'ran'; readonly r0: bigint; readonly insnCount: number }
   | { readonly kind: 'refused'; readonly stage: 'format' | 'assemble' | 'decode' | 'validate' | 'run'; readonly reason: string };
 
-/** Assemble/decode, validate and run a case (interpreter, checked mode). Never throws. */
-export function runCase(c: ConformanceCase, opts: { budget?: number } = {}): CaseOutcome {
+/** Assemble/decode, validate and run a case (checked mode; interpreter unless `engine: 'jit'`). Never throws. */
+export function runCase(c: ConformanceCase, opts: { budget?: number; engine?: 'interp' | 'jit' } = {}): CaseOutcome {
   if (c.formatError) {
     return { kind: 'refused', stage: 'format', reason: `line ${c.formatError.line}: ${c.formatError.reason}` };
   }
@@ -145,7 +145,7 @@ export function runCase(c: ConformanceCase, opts: { budget?: number } = {}): Cas
   }
   if (insns.length === 0) return { kind: 'refused', stage: 'validate', reason: 'program has no instructions' };
   try {
-    const r = runRaw(insns, { mem: c.mem, helpers: conformanceHelpers(), budget: opts.budget });
+    const r = runRaw(insns, { mem: c.mem, helpers: conformanceHelpers(), budget: opts.budget, engine: opts.engine });
     return { kind: 'ran', r0: r.r0, insnCount: r.insnCount };
   } catch (e) {
     const st = isTsbpfError(e) && e.name === 'ValidationError' ? 'validate' : 'run';

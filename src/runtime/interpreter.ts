@@ -311,12 +311,12 @@ function writeR0(lo: Int32Array, hi: Int32Array, v: bigint | number | void): voi
 
 function mul64(L: Int32Array, H: Int32Array, d: number, s: number): void {
   const al = L[d]!, ah = H[d]!, bl = L[s]!, bh = H[s]!;
+  // High word of the unsigned 32x32 product from 16-bit limbs (all integer ops).
   const a0 = al & 0xffff, a1 = al >>> 16, b0 = bl & 0xffff, b1 = bl >>> 16;
-  const mid = a0 * b1 + a1 * b0;
-  const low = a0 * b0 + (mid % 65536) * 65536;
-  const carry = Math.floor(low / TWO32);
-  const hi = a1 * b1 + Math.floor(mid / 65536) + carry;
-  L[d] = low | 0;
+  const p01 = a0 * b1, p10 = a1 * b0;
+  const mid = ((a0 * b0) >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+  const hi = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
+  L[d] = Math.imul(al, bl);
   H[d] = (hi + Math.imul(al, bh) + Math.imul(ah, bl)) | 0;
 }
 

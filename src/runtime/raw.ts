@@ -6,7 +6,8 @@
 import type { Instruction } from '../isa/instruction.js';
 import { decode } from '../isa/instruction.js';
 import { type HelperRegistry } from './helpers.js';
-import { STACK_AREA, execute, prepare } from './interpreter.js';
+import { type RunEnv, STACK_AREA, execute, prepare } from './interpreter.js';
+import { jitCompile } from './jit/index.js';
 import { LinearMemory } from './memory.js';
 import { validate } from './validate.js';
 
@@ -26,6 +27,8 @@ export interface RawOptions {
   readonly checked?: boolean;
   /** Run `validate` first (default true). */
   readonly validate?: boolean;
+  /** Engine: the reference interpreter (default) or the WebAssembly JIT. */
+  readonly engine?: 'interp' | 'jit';
   /** Receives bpf_trace_printk output. */
   readonly log?: (line: string) => void;
   /** Clock for bpf_ktime_get_ns, in nanoseconds. */
@@ -57,7 +60,7 @@ export function runRaw(program: Uint8Array | readonly Instruction[], opts: RawOp
   const addr = memory.alloc(input.length + GUARD, 16);
   memory.write(addr, input);
   if (input.length > 0) memory.addRegion(addr, input.length, 'mem', true);
-  const res = execute(prepare(insns), {
+  const env: RunEnv = {
     memory,
     stack,
     args: [input.length > 0 ? addr : 0, input.length],
@@ -67,6 +70,7 @@ export function runRaw(program: Uint8Array | readonly Instruction[], opts: RawOp
     helpers: opts.helpers,
     log: opts.log,
     now: opts.now,
-  });
+  };
+  const res = opts.engine === 'jit' ? jitCompile(insns).run(env) : execute(prepare(insns), env);
   return { r0: res.r0, mem: memory.read(addr, input.length), insnCount: res.insnCount };
 }

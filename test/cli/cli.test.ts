@@ -92,9 +92,20 @@ test('usage errors exit 2; missing files and the jit engine exit 1', () => {
   const m = tsbpf(['run-raw', join(tmp, 'missing.s')]);
   assert.equal(m.code, 1);
   assert.match(m.err, /^tsbpf: error: .*missing\.s: no such file or directory\n$/);
-  const j = tsbpf(['run-raw', file('j.s', PROG), '--engine', 'jit']);
-  assert.equal(j.code, 1);
-  assert.equal(j.err, 'tsbpf: error: jit engine not available yet\n');
+  const e = tsbpf(['run-raw', file('e.s', PROG), '--engine', 'turbo']);
+  assert.equal(e.code, 2);
+  assert.match(e.err, /unknown engine 'turbo'/);
+});
+
+test('run-raw --engine jit gives the same answer as the interpreter, faults included', () => {
+  const s = file('j.s', PROG);
+  const a = tsbpf(['run-raw', s, '--mem', '0100000005000000', '--json']);
+  const b = tsbpf(['run-raw', s, '--mem', '0100000005000000', '--json', '--engine', 'jit']);
+  assert.equal(b.code, 0, b.err);
+  assert.deepEqual(JSON.parse(b.out), JSON.parse(a.out));
+  const f = tsbpf(['run-raw', s, '--mem', '0102', '--engine', 'jit']);
+  assert.equal(f.code, 1);
+  assert.match(f.err, /insn 1: load of 4 bytes .* outside region 'mem'/);
 });
 
 test('help: global and per command', () => {
@@ -126,6 +137,8 @@ test('conformance: positive and negative suites end with the exact summary line'
   assert.equal(lines.at(-1), '60 passed, 0 failed');
   assert.equal(lines.length, 61);
   assert.ok(lines.slice(0, -1).every((l) => /^pass \S+\.data: (refused at|result differs)/.test(l)), 'every refusal has a reason');
+  const jit = tsbpf(['conformance', '--engine', 'jit', join(conf, 'tests')]);
+  assert.equal(jit.out, '313 passed, 0 failed\n');
   const j = tsbpf(['conformance', '--json', join(conf, 'negative')]);
   assert.equal(j.code, 1, 'negatives run as positives fail');
   const o = JSON.parse(j.out) as { passed: number; failed: number; results: unknown[] };
