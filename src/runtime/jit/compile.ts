@@ -30,9 +30,9 @@
 // Unchecked mode emits the bare load/store; an access outside the memory traps
 // and the trap's code offset is mapped back to the instruction.
 //
-// Atomics: on a shared memory the Wasm threads atomics are used (natural
-// alignment required: checked mode tests alignment and does a plain
-// read-modify-write for misaligned addresses, which the interpreter allows);
+// Atomics: on a shared memory the Wasm threads atomics are used (they need
+// natural alignment, which the verifier demands; for unverified programs a
+// misaligned address gets a plain read-modify-write, as the interpreter does);
 // on an unshared memory, where nothing runs concurrently, a plain
 // load/op/store is equivalent and a little faster.
 
@@ -708,12 +708,8 @@ class FnGen {
     if (!this.opts.checked && x.off > 0) { c.i32(x.off); c.op(Op.i32_add); }
     c.set(this.T32B); // the address
     if (this.opts.shared) {
-      if (this.opts.checked) {
-        c.get(this.T32B); c.i32(size - 1); c.op(Op.i32_and); c.op(Op.i32_eqz);
-        c.if(); this.atomicReal(size, a, s); c.else(); this.atomicPlain(size, a, s); c.end();
-      } else {
-        this.atomicReal(size, a, s);
-      }
+      c.get(this.T32B); c.i32(size - 1); c.op(Op.i32_and); c.op(Op.i32_eqz);
+      c.if(); this.atomicReal(size, a, s); c.else(); this.atomicPlain(size, a, s); c.end();
     } else {
       this.atomicPlain(size, a, s);
     }
