@@ -1,8 +1,12 @@
-// TC classifier: marks packets by destination port (hash map of port -> mark)
-// and counts marked packets per mark.
+// TC classifier: marks IPv4 UDP/TCP packets by destination port (hash map of
+// port -> mark) and counts marked packets per mark.
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -23,13 +27,36 @@ struct {
 	__uint(max_entries, 128);
 } marked SEC(".maps");
 
+static __always_inline int dest_port(struct __sk_buff *skb, __u16 *port)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	__u16 *ports;
+
+	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return -1;
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+		return -1;
+	/* Source and destination ports open both headers; options ignored. */
+	ports = (void *)(ip + 1);
+	if ((void *)(ports + 2) > data_end)
+		return -1;
+	*port = bpf_ntohs(ports[1]);
+	return 0;
+}
+
 SEC("tc")
 int tc_mark(struct __sk_buff *skb)
 {
-	__u16 port = (__u16)(skb->local_port & 0xffff);
-	__u32 *mark = bpf_map_lookup_elem(&port_marks, &port);
+	__u16 port;
+	__u32 *mark;
 	struct mark_stats *s, init = {};
 
+	if (dest_port(skb, &port))
+		return TC_ACT_OK;
+	mark = bpf_map_lookup_elem(&port_marks, &port);
 	if (!mark)
 		return TC_ACT_OK;
 	skb->mark = *mark;
@@ -45,7 +72,7 @@ int tc_mark(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
-SEC("tc/ingress")
+SEC("tc")
 int tc_drop_marked(struct __sk_buff *skb)
 {
 	return skb->mark == 0xdead ? TC_ACT_SHOT : TC_ACT_OK;

@@ -84,7 +84,7 @@ export function dataSectionKind(name: string): 'data' | 'rodata' | 'bss' | undef
 }
 
 /** Global data sections as array maps with one entry whose value is the section. */
-export function dataMaps(elf: ElfFile): MapSpec[] {
+export function dataMaps(elf: ElfFile, btf?: Btf): MapSpec[] {
   const out: MapSpec[] = [];
   for (const s of elf.sections) {
     const kind = dataSectionKind(s.name);
@@ -93,9 +93,19 @@ export function dataMaps(elf: ElfFile): MapSpec[] {
     const data = new Uint8Array(s.size);
     if (s.type !== SHT_NOBITS) data.set(s.data);
     const ro = kind === 'rodata';
+    // The value's type is the section's DATASEC. Like libbpf, a section
+    // with at least one non-static variable is BPF_F_MMAPABLE (user space
+    // may map it); constant pools such as .rodata.cst16 or .rodata.str1.1
+    // have no DATASEC and are not.
+    const ds = btf?.find(s.name, 'datasec');
+    const mmapable = !!ds && ds.vars.some((v) => {
+      const t = btf!.types[v.type];
+      return t?.kind === 'var' && t.linkage !== 0;
+    });
     out.push(mapSpec({
       name: s.name, origin: 'data', section: s.name, type: BPF_MAP_TYPE.ARRAY, keySize: 4,
-      valueSize: s.size, maxEntries: 1, flags: (ro ? BPF_F_RDONLY_PROG : 0), data, readonly: ro,
+      valueSize: s.size, maxEntries: 1, flags: (ro ? BPF_F_RDONLY_PROG : 0) | (mmapable ? BPF_F_MMAPABLE : 0),
+      btfValueTypeId: ds?.id ?? 0, data, readonly: ro,
     }));
   }
   return out;

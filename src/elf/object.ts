@@ -266,7 +266,7 @@ export function loadObject(bytes: Uint8Array, opts: LoadOptions = {}): ObjectSpe
   };
 
   const maps = pass('load maps', () => {
-    const m = [...btfMaps(elf, btf, programOf), ...legacyMaps(elf, warnings), ...dataMaps(elf)];
+    const m = [...btfMaps(elf, btf, programOf), ...legacyMaps(elf, warnings), ...dataMaps(elf, btf)];
     const seen = new Set<string>();
     for (const x of m) {
       if (seen.has(x.name)) throw new ElfError('MAPS_DUPLICATE', `two maps named '${x.name}'`, x.section);

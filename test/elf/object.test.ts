@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
   loadObject, readBtf, encode, ObjectSpec, BPF_PROG_TYPE, BPF_ATTACH_TYPE, BPF_MAP_TYPE, BPF_F_XDP_HAS_FRAGS,
-  BPF_F_SLEEPABLE, BPF_F_RDONLY_PROG, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
+  BPF_F_SLEEPABLE, BPF_F_RDONLY_PROG, BPF_F_MMAPABLE, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
   matchSection, slotIndices, type ElfError, type ProgramSpec,
 } from '../../src/core.js';
 import { read, path, objects, objdumpOf } from './helpers.js';
@@ -122,7 +122,9 @@ test('xdp_firewall: BTF maps, LPM trie, per-CPU counters, ring buffer, .rodata/.
   assert.deepEqual([m('rule_hits').type, m('rule_hits').valueSize, m('rule_hits').maxEntries], [BPF_MAP_TYPE.PERCPU_ARRAY, 16, 256]);
   assert.deepEqual([m('drop_events').type, m('drop_events').maxEntries], [BPF_MAP_TYPE.RINGBUF, 4096]);
   assert.equal(m('.rodata').readonly, true);
-  assert.equal(m('.rodata').flags, BPF_F_RDONLY_PROG);
+  assert.equal(m('.rodata').flags, BPF_F_RDONLY_PROG | BPF_F_MMAPABLE);
+  assert.equal(spec.btf!.type(m('.rodata').btfValueTypeId).name, '.rodata');
+  assert.deepEqual(spec.btf!.formatValue(m('.rodata').btfValueTypeId, m('.rodata').data!), { cfg_default_action: 2, cfg_report_drops: 1 });
   assert.deepEqual([...m('.rodata').data!], [2, 0, 0, 0, 1]);
   assert.equal(m('.bss').valueSize, 8);
   // Every call lands on a function start.
@@ -235,6 +237,9 @@ test('btf_maps: every BTF map attribute', () => {
   assert.deepEqual([rings.type, rings.innerMap?.name, rings.innerMap?.type, rings.innerMap?.maxEntries],
     [BPF_MAP_TYPE.HASH_OF_MAPS, 'rings.inner', BPF_MAP_TYPE.RINGBUF, 8192]);
   assert.deepEqual([spec.map('queue')!.type, spec.map('queue')!.keySize], [BPF_MAP_TYPE.QUEUE, 0]);
+  // The __ulong form of newer libbpf headers: an enum whose one value is map_extra.
+  const e = load('test/fixtures/elf/map_extra_enum.o').map('bloom64')!;
+  assert.deepEqual([e.type, e.valueSize, e.mapExtra], [BPF_MAP_TYPE.BLOOM_FILTER, 8, 3n]);
 });
 
 test('legacy maps section: 20, 28 and 36-byte definitions, inner_map_idx, numa_node; no BTF', () => {
@@ -279,7 +284,7 @@ test('section names -> program and attach types (libbpf table)', () => {
   const want: Record<string, [number, number | undefined, string | undefined]> = {
     xdp: [T.XDP, A.XDP, undefined], 'xdp.frags': [T.XDP, A.XDP, undefined], 'xdp/devmap': [T.XDP, A.XDP_DEVMAP, undefined],
     tc: [T.SCHED_CLS, undefined, undefined], 'tcx/ingress': [T.SCHED_CLS, A.TCX_INGRESS, undefined],
-    'tcx/egress': [T.SCHED_CLS, A.TCX_EGRESS, undefined], classifier: [T.SCHED_CLS, undefined, undefined],
+    'tcx/egress': [T.SCHED_CLS, A.TCX_EGRESS, undefined], 'tc/egress': [T.SCHED_CLS, A.TCX_EGRESS, undefined], classifier: [T.SCHED_CLS, undefined, undefined],
     action: [T.SCHED_ACT, undefined, undefined], socket: [T.SOCKET_FILTER, undefined, undefined],
     socket1: [T.SOCKET_FILTER, undefined, undefined], 'sk_skb/stream_verdict': [T.SK_SKB, A.SK_SKB_STREAM_VERDICT, undefined],
     sk_msg: [T.SK_MSG, A.SK_MSG_VERDICT, undefined],
@@ -320,10 +325,10 @@ test('section names -> program and attach types (libbpf table)', () => {
   assert.equal(matchSection('netfilter')?.type, T.NETFILTER);
 });
 
-test('tc_mark: SEC("tc") and SEC("tc/ingress"), hash and LRU maps', () => {
+test('tc_mark: two SEC("tc") programs, hash and LRU maps', () => {
   const spec = load('examples/tc_mark.o');
   assert.deepEqual(spec.programs.map((p) => [p.name, p.type, p.attachType]),
-    [['tc_mark', BPF_PROG_TYPE.SCHED_CLS, undefined], ['tc_drop_marked', BPF_PROG_TYPE.SCHED_CLS, BPF_ATTACH_TYPE.TCX_INGRESS]]);
+    [['tc_mark', BPF_PROG_TYPE.SCHED_CLS, undefined], ['tc_drop_marked', BPF_PROG_TYPE.SCHED_CLS, undefined]]);
   assert.deepEqual(spec.maps.map((m) => [m.name, m.type, m.keySize, m.valueSize]),
     [['port_marks', BPF_MAP_TYPE.HASH, 2, 4], ['marked', BPF_MAP_TYPE.LRU_HASH, 4, 16]]);
   assert.deepEqual(spec.program('tc_mark')!.mapRefs.map((r) => r.map), ['port_marks', 'marked', 'marked']);
