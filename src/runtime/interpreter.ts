@@ -88,6 +88,15 @@ export interface PreparedProgram {
   readonly hi0: Int32Array;
   /** 1 at slots where an instruction starts. */
   readonly starts: Uint8Array;
+  /** Spare register files of finished runs (internal: saves allocations per run). */
+  readonly pool: RegFile[];
+}
+
+/** Registers (low and high words, constant pool included) and call frames of one run. */
+interface RegFile {
+  readonly L: Int32Array;
+  readonly H: Int32Array;
+  readonly frames: Int32Array;
 }
 
 /** Decode a program once for any number of runs. Never throws on odd input: bad targets become faults when reached. */
@@ -195,7 +204,7 @@ export function prepare(insns: readonly Instruction[]): PreparedProgram {
     lo0[11 + k] = consts[2 * k]!;
     hi0[11 + k] = consts[2 * k + 1]!;
   }
-  return { insns, slots, code: all, lo0, hi0, starts };
+  return { insns, slots, code: all, lo0, hi0, starts, pool: [] };
 }
 
 // ---- running ----------------------------------------------------------------
@@ -274,6 +283,10 @@ class Ctx implements HelperContext {
     }
     return a;
   }
+}
+
+function newCtx(env: RunEnv, mem: LinearMemory, checked: boolean): Ctx {
+  return new Ctx(mem, checked, env.cpu ?? 0, env.host, env.now ?? defaultNow, env.random ?? defaultRandom, env.log ?? (() => {}));
 }
 
 function hex(a: number): string {
@@ -366,6 +379,39 @@ function sdivmod64(L: Int32Array, H: Int32Array, d: number, s: number, mod: bool
   setBig(L, H, d, mod ? a % b : a / b);
 }
 
+/** An atomic on a shared memory: real Atomics, naturally aligned addresses only. */
+function atomicShared(mem: LinearMemory, op: O, a: number, L: Int32Array, H: Int32Array, s: number, pc: number): void {
+  const wide = op >= O.AADD64;
+  if (a % (wide ? 8 : 4) !== 0) {
+    throw new RuntimeFault('FAULT_MISALIGNED', `atomic access of ${wide ? 8 : 4} bytes at ${hex(a)} is not naturally aligned`, pc, a);
+  }
+  if (!wide) {
+    const i = a >>> 2, v = L[s]!, m = mem.i32;
+    let old: number;
+    switch (op) {
+      case O.AADD32: case O.AFADD32: old = Atomics.add(m, i, v); break;
+      case O.AOR32: case O.AFOR32: old = Atomics.or(m, i, v); break;
+      case O.AAND32: case O.AFAND32: old = Atomics.and(m, i, v); break;
+      case O.AXOR32: case O.AFXOR32: old = Atomics.xor(m, i, v); break;
+      case O.AXCHG32: old = Atomics.exchange(m, i, v); break;
+      default: L[0] = Atomics.compareExchange(m, i, L[0]!, v); H[0] = 0; return;
+    }
+    if (op >= O.AFADD32) { L[s] = old; H[s] = 0; }
+    return;
+  }
+  const i = a >>> 3, v = big(L, H, s), m = mem.i64;
+  let old: bigint;
+  switch (op) {
+    case O.AADD64: case O.AFADD64: old = Atomics.add(m, i, v); break;
+    case O.AOR64: case O.AFOR64: old = Atomics.or(m, i, v); break;
+    case O.AAND64: case O.AFAND64: old = Atomics.and(m, i, v); break;
+    case O.AXOR64: case O.AFXOR64: old = Atomics.xor(m, i, v); break;
+    case O.AXCHG64: old = Atomics.exchange(m, i, v); break;
+    default: setBig(L, H, 0, Atomics.compareExchange(m, i, big(L, H, 0), v)); return;
+  }
+  if (op >= O.AFADD64) setBig(L, H, s, old);
+}
+
 function bswap32(x: number): number {
   return ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
 }
@@ -431,27 +477,45 @@ function pushFrame(frames: Int32Array, depth: number, ret: number, L: Int32Array
  * instructions; throws RuntimeFault (and only that) when the program faults.
  */
 export function execute(p: PreparedProgram, env: RunEnv): RunResult {
+  const rf = p.pool.pop() ?? { L: new Int32Array(p.lo0.length), H: new Int32Array(p.lo0.length), frames: new Int32Array(MAX_CALL_FRAMES * 12) };
+  try {
+    return run(p, env, rf);
+  } finally {
+    if (p.pool.length < 4) p.pool.push(rf);
+  }
+}
+
+function run(p: PreparedProgram, env: RunEnv, rf: RegFile): RunResult {
   const mem = env.memory;
   const checked = env.checked ?? true;
   const budget = env.budget ?? DEFAULT_BUDGET;
   const helpers = env.helpers ?? (sharedDefaultHelpers ??= defaultHelpers());
   const stackTop = env.stack + STACK_AREA;
-  const L = p.lo0.slice();
-  const H = p.hi0.slice();
-  const args = env.args ?? [];
-  for (let i = 0; i < 5 && i < args.length; i++) {
-    const v = BigInt.asUintN(64, BigInt(args[i]!));
-    L[i + 1] = Number(v & 0xffffffffn) | 0;
-    H[i + 1] = Number(v >> 32n) | 0;
+  const L = rf.L;
+  const H = rf.H;
+  L.set(p.lo0);
+  H.set(p.hi0);
+  const args = env.args;
+  if (args) {
+    for (let i = 0; i < 5 && i < args.length; i++) {
+      const a = args[i]!;
+      if (typeof a === 'number' && a >= 0 && a <= 0xffffffff && Number.isInteger(a)) {
+        L[i + 1] = a | 0;
+      } else {
+        const v = BigInt.asUintN(64, BigInt(a));
+        L[i + 1] = Number(v & 0xffffffffn) | 0;
+        H[i + 1] = Number(v >> 32n) | 0;
+      }
+    }
   }
   L[10] = stackTop | 0;
-  H[10] = 0;
   mem.refresh();
   if (stackTop > mem.size || env.stack < 0) {
     throw new RuntimeFault('FAULT_MEMORY', `stack area ${hex(env.stack)} is outside the memory`, 0, env.stack, 'stack');
   }
   mem.u8.fill(0, stackTop - STACK_SIZE, stackTop);
-  const ctx = new Ctx(mem, checked, env.cpu ?? 0, env.host, env.now ?? defaultNow, env.random ?? defaultRandom, env.log ?? (() => {}));
+  let ctx: Ctx | undefined;
+  const shared = mem.shared;
   const pktStart = env.packet?.start ?? 0;
   const pktLen = env.packet?.length ?? 0;
 
@@ -461,7 +525,7 @@ export function execute(p: PreparedProgram, env: RunEnv): RunResult {
   // Cached region of the last checked access.
   let rs = 0, re = 0, rw = false;
   // Call frames: return slot, R6..R10 (lo, hi).
-  const frames = new Int32Array(MAX_CALL_FRAMES * 12);
+  const frames = rf.frames;
   let depth = 0;
   let pc = 0;
   let count = 0;
@@ -622,12 +686,13 @@ export function execute(p: PreparedProgram, env: RunEnv): RunResult {
           break;
         }
 
-        // ---- atomics (single-threaded read-modify-write) ----
+        // ---- atomics: read-modify-write, or Atomics.* on a shared memory ----
         case O.AADD32: case O.AOR32: case O.AAND32: case O.AXOR32:
         case O.AFADD32: case O.AFOR32: case O.AFAND32: case O.AFXOR32:
         case O.AXCHG32: case O.ACMPXCHG32: {
           const a = (L[d]! >>> 0) + code[b + 2]!;
           if (checked && (H[d] !== 0 || a < rs || a + 4 > re || !rw)) { const r = regionFor(mem, a + H[d]! * TWO32, 4, true, L[d]!, H[d]!, pc - 1, 'atomic access', stackTop - (depth + 1) * STACK_SIZE, stackTop); rs = r.start; re = r.end; rw = r.writable; }
+          if (shared) { atomicShared(mem, w0 & 0xff, a, L, H, s, pc - 1); break; }
           const old = dv.getInt32(a, true);
           const v = L[s]!;
           switch (w0 & 0xff) {
@@ -651,6 +716,7 @@ export function execute(p: PreparedProgram, env: RunEnv): RunResult {
         case O.AXCHG64: case O.ACMPXCHG64: {
           const a = (L[d]! >>> 0) + code[b + 2]!;
           if (checked && (H[d] !== 0 || a < rs || a + 8 > re || !rw)) { const r = regionFor(mem, a + H[d]! * TWO32, 8, true, L[d]!, H[d]!, pc - 1, 'atomic access', stackTop - (depth + 1) * STACK_SIZE, stackTop); rs = r.start; re = r.end; rw = r.writable; }
+          if (shared) { atomicShared(mem, w0 & 0xff, a, L, H, s, pc - 1); break; }
           const ol = dv.getInt32(a, true), oh = dv.getInt32(a + 4, true);
           const vl = L[s]!, vh = H[s]!;
           let nl = 0, nh = 0;
@@ -709,7 +775,7 @@ export function execute(p: PreparedProgram, env: RunEnv): RunResult {
 
         // ---- calls ----
         case O.CALL:
-          if (callHelper(helpers, ctx, code[b + 3]!, L, H, pc - 1)) return { r0: toBig(L[0]!, H[0]!), insnCount: count };
+          if (callHelper(helpers, ctx ??= newCtx(env, mem, checked), code[b + 3]!, L, H, pc - 1)) return { r0: toBig(L[0]!, H[0]!), insnCount: count };
           u8 = mem.u8; dv = mem.view;
           break;
         case O.CALL_LOCAL:
@@ -724,7 +790,7 @@ export function execute(p: PreparedProgram, env: RunEnv): RunResult {
             depth++;
             pc = lo;
           } else if (hi === 0 && lo >= 0) {
-            if (callHelper(helpers, ctx, lo, L, H, pc - 1)) return { r0: toBig(L[0]!, H[0]!), insnCount: count };
+            if (callHelper(helpers, ctx ??= newCtx(env, mem, checked), lo, L, H, pc - 1)) return { r0: toBig(L[0]!, H[0]!), insnCount: count };
             u8 = mem.u8; dv = mem.view;
           } else {
             throw new RuntimeFault('FAULT_CALL_TARGET', `callx r${s}: 0x${toBig(lo, hi).toString(16)} is neither a helper id nor a function address`, pc - 1);

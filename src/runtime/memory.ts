@@ -56,6 +56,11 @@ export class LinearMemory {
   u8!: Uint8Array;
   /** DataView over the whole memory; valid until the next growth. */
   view!: DataView;
+  /** Word views for Atomics on a shared memory (index = address / 4 or / 8). */
+  i32!: Int32Array;
+  i64!: BigInt64Array;
+  /** Backed by a SharedArrayBuffer: atomics must use Atomics.*. */
+  readonly shared: boolean;
   /** Bumped whenever the views are replaced. */
   generation = 0;
 
@@ -79,6 +84,7 @@ export class LinearMemory {
       if (opts.shared) desc.shared = true;
       this.wasm = new WebAssembly.Memory(desc);
     }
+    this.shared = typeof SharedArrayBuffer !== 'undefined' && this.wasm.buffer instanceof SharedArrayBuffer;
     this.refresh();
     const size = this.u8.length;
     if (size > NULL_GUARD) this.freeList.push({ start: NULL_GUARD, size: size - NULL_GUARD });
@@ -95,6 +101,8 @@ export class LinearMemory {
     if (this.u8 && this.u8.buffer === buf && this.u8.length === buf.byteLength) return;
     this.u8 = new Uint8Array(buf);
     this.view = new DataView(buf);
+    this.i32 = new Int32Array(buf, 0, buf.byteLength >>> 2);
+    this.i64 = new BigInt64Array(buf, 0, buf.byteLength >>> 3);
     this.generation++;
   }
 
