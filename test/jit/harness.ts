@@ -21,13 +21,16 @@ export interface RunOptions {
   readonly counts?: boolean;
   /** Keep fault messages in the outcome (default false). */
   readonly messages?: boolean;
+  /** Run on a shared memory (real atomics). */
+  readonly shared?: boolean;
 }
 
 const GUARD = 64;
 
 /** A fresh memory laid out like runRaw: stack area, then the input, each followed by unmapped guard bytes. */
-export function rawMemory(input: Uint8Array): { memory: LinearMemory; stack: number; addr: number } {
-  const memory = new LinearMemory({ initialPages: Math.ceil((input.length + STACK_AREA + 8192) / 65536) });
+export function rawMemory(input: Uint8Array, shared = false): { memory: LinearMemory; stack: number; addr: number } {
+  const initialPages = Math.ceil((input.length + STACK_AREA + 8192) / 65536);
+  const memory = new LinearMemory(shared ? { initialPages, shared, maximumPages: initialPages + 16 } : { initialPages });
   const stack = memory.alloc(STACK_AREA + GUARD, 16);
   memory.addRegion(stack, STACK_AREA, 'stack', true);
   const addr = memory.alloc(input.length + GUARD, 16);
@@ -41,7 +44,7 @@ function hexOf(b: Uint8Array): string {
 }
 
 export function runEngine(engine: 'interp' | 'jit', insns: readonly Instruction[], input: Uint8Array, opts: RunOptions = {}, jit?: JitProgram): Outcome {
-  const { memory, stack, addr } = rawMemory(input);
+  const { memory, stack, addr } = rawMemory(input, opts.shared);
   const env = {
     memory, stack,
     args: [input.length > 0 ? addr : 0, input.length],

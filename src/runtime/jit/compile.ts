@@ -30,9 +30,9 @@
 // Unchecked mode emits the bare load/store; an access outside the memory traps
 // and the trap's code offset is mapped back to the instruction.
 //
-// Atomics: on a shared memory the Wasm threads atomics are used (they need
-// natural alignment, which the verifier demands; for unverified programs a
-// misaligned address gets a plain read-modify-write, as the interpreter does);
+// Atomics: on a shared memory the Wasm threads atomics are used; they need
+// natural alignment, and a misaligned address is a FAULT_MISALIGNED, as in
+// the interpreter (which uses JS Atomics there);
 // on an unshared memory, where nothing runs concurrently, a plain
 // load/op/store is equivalent and a little faster.
 
@@ -66,6 +66,7 @@ export const enum FaultKind {
   UNSUPPORTED = 3,
   CALL_DEPTH = 4,
   CALLX = 5, // a = lo, b = hi of the target value
+  MISALIGNED = 6, // a = address, b = size
 }
 
 export interface JitCompileOptions {
@@ -144,7 +145,7 @@ export function compileProgram(insns: readonly Instruction[], opts: JitCompileOp
   const fnIndex = new Map<number, number>(); // entry insn -> function index
   for (const e of cfg.entries) fnIndex.set(e, m.declare(tFn));
   const tRun = m.type([I32, I32], [I32]);
-  const tBatch = m.type([I32, I32, I32, I32, I32], [I32]);
+  const tBatch = m.type([I32, I32, I32, I32, I32, I32], [I32]);
   const fRun = m.declare(tRun);
   const fBatch = m.declare(tBatch);
 
@@ -206,27 +207,25 @@ function runEntry(main: number): Code {
 }
 
 /**
- * `batch(stackTop, budget, n, args, out) -> n`: run the program n times;
- * run k takes R1-R5 from args + 40k and leaves R0 at out + 16k and its
- * instruction count at out + 16k + 8. The index of the run in progress is
- * kept in the scratch area so the host can resume after a fault.
+ * `batch(stackTop, budget, n, args, r0s, counts) -> n`: run the program n
+ * times; run k takes R1-R5 from args + 40k, leaves R0 at r0s + 8k and its
+ * instruction count at counts + 4k. The index of the run in progress is kept
+ * in the scratch area so the host can resume after a fault.
  */
 function batchEntry(main: number): Code {
-  const c = new Code(5);
+  const c = new Code(6);
   const i = c.local(I32);
   const fuel = c.local(I32);
   const r0 = c.local(I64);
-  const outp = c.local(I32);
+  const argp = c.local(I32);
   c.get(0); c.gset(G_STACKTOP);
+  c.get(3); c.set(argp);
   c.block();
   c.loop();
   c.get(i); c.get(2); c.op(Op.i32_ge_u); c.brIf(1);
   c.gget(G_SCRATCH); c.get(i); c.mem(Op.i32_store, 2, SCRATCH.BATCH_INDEX);
   c.i64s(0);
-  for (let r = 1; r <= 5; r++) {
-    c.get(3); c.get(i); c.i32(40); c.op(Op.i32_mul); c.op(Op.i32_add);
-    c.mem(Op.i64_load, 0, (r - 1) * 8);
-  }
+  for (let r = 1; r <= 5; r++) { c.get(argp); c.mem(Op.i64_load, 0, (r - 1) * 8); }
   for (let r = 6; r <= 9; r++) c.i64s(0);
   c.i32(0);
   c.get(1);
@@ -234,9 +233,9 @@ function batchEntry(main: number): Code {
   c.set(fuel);
   for (let r = 5; r >= 1; r--) c.op(Op.drop);
   c.set(r0);
-  c.get(4); c.get(i); c.i32(4); c.op(Op.i32_shl); c.op(Op.i32_add); c.tee(outp);
-  c.get(r0); c.mem(Op.i64_store, 0, 0);
-  c.get(outp); c.get(1); c.get(fuel); c.op(Op.i32_sub); c.mem(Op.i32_store, 0, 8);
+  c.get(4); c.get(i); c.i32(3); c.op(Op.i32_shl); c.op(Op.i32_add); c.get(r0); c.mem(Op.i64_store, 0, 0);
+  c.get(5); c.get(i); c.i32(2); c.op(Op.i32_shl); c.op(Op.i32_add); c.get(1); c.get(fuel); c.op(Op.i32_sub); c.mem(Op.i32_store, 0, 0);
+  c.get(argp); c.i32(40); c.op(Op.i32_add); c.set(argp);
   c.get(i); c.i32(1); c.op(Op.i32_add); c.set(i);
   c.br(0);
   c.end();
@@ -708,14 +707,15 @@ class FnGen {
     if (!this.opts.checked && x.off > 0) { c.i32(x.off); c.op(Op.i32_add); }
     c.set(this.T32B); // the address
     if (this.opts.shared) {
-      c.get(this.T32B); c.i32(size - 1); c.op(Op.i32_and); c.op(Op.i32_eqz);
-      c.if(); this.atomicReal(size, a, s); c.else(); this.atomicPlain(size, a, s); c.end();
+      c.get(this.T32B); c.i32(size - 1); c.op(Op.i32_and);
+      c.if(); c.i32(FaultKind.MISALIGNED); c.i32(pc); c.get(this.T32B); c.i32(size); c.call(F_FAULT); c.op(Op.unreachable); c.end();
+      this.atomicReal(size, a, s);
     } else {
       this.atomicPlain(size, a, s);
     }
   }
 
-  /** Read-modify-write with plain loads and stores (unshared memory, or misaligned). Address in T32B. */
+  /** Read-modify-write with plain loads and stores (unshared memory: nothing runs concurrently). Address in T32B. */
   private atomicPlain(size: number, a: string, s: number): void {
     const c = this.code;
     const T = this.T64;
@@ -741,7 +741,7 @@ class FnGen {
     if (a.startsWith('fetch') || a === 'xchg') { c.get(T); c.set(s); }
   }
 
-  /** Wasm threads atomics (shared memory, aligned address in T32B). */
+  /** Wasm threads atomics (shared memory, naturally aligned address in T32B). */
   private atomicReal(size: number, a: string, s: number): void {
     const c = this.code;
     const addr = this.T32B;

@@ -78,10 +78,12 @@ interface Compiled {
 
 interface Exports {
   run(stackTop: number, fuel: number): number;
-  batch(stackTop: number, budget: number, n: number, args: number, out: number): number;
+  batch(stackTop: number, budget: number, n: number, args: number, r0s: number, counts: number): number;
 }
 
 let sharedDefaultHelpers: HelperRegistry | undefined;
+
+const NOOP = (): void => {};
 
 function defaultNow(): bigint {
   const p = (globalThis as { performance?: { now(): number } }).performance;
@@ -92,25 +94,40 @@ function defaultRandom(): number {
   return (Math.random() * TWO32) >>> 0;
 }
 
-function isShared(m: WebAssembly.Memory): boolean {
-  const SAB = (globalThis as { SharedArrayBuffer?: new (n: number) => ArrayBufferLike }).SharedArrayBuffer;
-  return SAB !== undefined && m.buffer instanceof SAB;
-}
-
 function hex(a: number): string {
   return a < 0 ? '-0x' + (-a).toString(16) : '0x' + a.toString(16);
 }
 
-/** The scratch area of each memory (R0, R1-R5, region cache, packet, batch index) and its batch area. */
-const scratchAreas = new WeakMap<LinearMemory, { scratch: number; batch: number; batchRuns: number }>();
+interface MemInfo {
+  /** The scratch area (R0, R1-R5, region cache, packet, batch index). */
+  readonly scratch: number;
+  readonly shared: boolean;
+  /** Argument/result area of batches, for `batchRuns` runs. */
+  batch: number;
+  batchRuns: number;
+}
 
-function scratchOf(mem: LinearMemory): { scratch: number; batch: number; batchRuns: number } {
-  let s = scratchAreas.get(mem);
+/** What the JIT keeps per memory. */
+const memInfos = new WeakMap<LinearMemory, MemInfo>();
+
+function memInfo(mem: LinearMemory): MemInfo {
+  let s = memInfos.get(mem);
   if (!s) {
-    s = { scratch: mem.alloc(SCRATCH.SIZE, 16), batch: 0, batchRuns: 0 };
-    scratchAreas.set(mem, s);
+    s = { scratch: mem.alloc(SCRATCH.SIZE, 16), shared: mem.shared, batch: 0, batchRuns: 0 };
+    memInfos.set(mem, s);
   }
   return s;
+}
+
+/**
+ * The memory's DataView. LinearMemory refreshes its views whenever it grows
+ * the memory itself; reading `WebAssembly.Memory.buffer` costs about 100 ns,
+ * so it is re-read only when the view was detached by a growth that went
+ * around LinearMemory.
+ */
+function viewOf(mem: LinearMemory): DataView {
+  if (mem.u8.length === 0) mem.refresh();
+  return mem.view;
 }
 
 /** The HelperContext of JIT runs (one per instance, reset per run). */
@@ -123,7 +140,7 @@ class JitCtx implements HelperContext {
   host: unknown = undefined;
   nowFn: () => bigint = defaultNow;
   randomFn: () => number = defaultRandom;
-  logFn: (line: string) => void = () => {};
+  logFn: (line: string) => void = NOOP;
   constructor(readonly memory: LinearMemory) {}
   now(): bigint { return this.nowFn(); }
   random(): number { return this.randomFn(); }
@@ -173,7 +190,7 @@ class Host {
 
   constructor(readonly program: JitProgram, readonly compiled: Compiled, readonly mem: LinearMemory) {
     this.ctx = new JitCtx(mem);
-    this.scratch = scratchOf(mem).scratch;
+    this.scratch = memInfo(mem).scratch;
     const imports = {
       env: {
         memory: mem.wasm,
@@ -194,8 +211,7 @@ class Host {
     const ctx = this.ctx;
     ctx.pc = pc;
     const mem = this.mem;
-    mem.refresh();
-    const dv = mem.view;
+    const dv = viewOf(mem);
     const a = this.scratch + SCRATCH.ARGS;
     let ret: bigint | number | void;
     try {
@@ -205,12 +221,11 @@ class Host {
       if (isTsbpfError(e)) throw e;
       throw new RuntimeFault('FAULT_HELPER', `helper ${h.name} (${id}) failed: ${e instanceof Error ? e.message : String(e)}`, pc);
     }
-    mem.refresh();
     if (ctx.stopped) {
       ctx.stopped = false;
       throw new Stop(ctx.stopR0, this.budget - fuel);
     }
-    writeR0(mem.view, this.scratch + SCRATCH.R0, ret);
+    writeR0(viewOf(mem), this.scratch + SCRATCH.R0, ret);
   }
 
   private fault(kind: number, pc: number, a: number, b: number): never {
@@ -236,6 +251,8 @@ class Host {
         const v = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
         throw new RuntimeFault('FAULT_CALL_TARGET', `callx r${r}: 0x${v.toString(16)} is neither a helper id nor a function address`, pc);
       }
+      case FaultKind.MISALIGNED:
+        throw new RuntimeFault('FAULT_MISALIGNED', `atomic access of ${b} bytes at ${hex(a >>> 0)} is not naturally aligned`, pc, a >>> 0);
       default:
         throw new RuntimeFault('FAULT_UNSUPPORTED', `${p.describe(pc)} cannot run without a loader`, pc);
     }
@@ -266,7 +283,7 @@ class Host {
     }
     if (!r) throw memFault(mem, pc, full, size, what, hi === 0 ? lo >>> 0 : -1);
     if (write && !r.writable) throw roFault(r, pc, full, size);
-    const dv = mem.view;
+    const dv = viewOf(mem);
     const s = this.scratch;
     dv.setUint32(s + SCRATCH.REGION_START, r.start, true);
     dv.setUint32(s + SCRATCH.REGION_START + 4, 0, true);
@@ -284,12 +301,12 @@ class Host {
     ctx.host = env.host;
     ctx.nowFn = env.now ?? defaultNow;
     ctx.randomFn = env.random ?? defaultRandom;
-    ctx.logFn = env.log ?? (() => {});
+    ctx.logFn = env.log ?? NOOP;
     this.helpers = env.helpers ?? (sharedDefaultHelpers ??= defaultHelpers());
     const budget = env.budget ?? DEFAULT_BUDGET;
     this.budgetShown = budget;
     this.budget = Math.max(0, Math.min(MAX_FUEL, Math.floor(budget)));
-    const dv = this.mem.view;
+    const dv = viewOf(this.mem);
     dv.setUint32(this.scratch + SCRATCH.PKT_START, env.packet?.start ?? 0, true);
     dv.setInt32(this.scratch + SCRATCH.PKT_LEN, env.packet?.length ?? 0, true);
   }
@@ -361,6 +378,8 @@ export class JitProgram {
   private readonly compiled = new Map<string, Compiled>();
   private readonly hosts = new WeakMap<LinearMemory, Map<string, Host[]>>();
   private slotIndex?: Int32Array;
+  /** The host of the last run (most programs run on one memory in one mode). */
+  private last?: { readonly mem: LinearMemory; readonly checked: boolean; readonly host: Host };
 
   constructor(insns: readonly Instruction[]) {
     this.insns = insns;
@@ -368,7 +387,7 @@ export class JitProgram {
 
   private modeOf(mem: LinearMemory | undefined, m: JitMode): Mode {
     const checked = m.checked ?? true;
-    const shared = m.shared ?? (mem ? isShared(mem.wasm) : false);
+    const shared = m.shared ?? (mem ? memInfo(mem).shared : false);
     return { key: (checked ? 'checked' : 'unchecked') + (shared ? '-shared' : ''), checked, shared };
   }
 
@@ -411,7 +430,10 @@ export class JitProgram {
     return c;
   }
 
-  private acquire(mem: LinearMemory, md: Mode): Host {
+  private acquire(mem: LinearMemory, checked: boolean): Host {
+    const last = this.last;
+    if (last && last.mem === mem && last.checked === checked && !last.host.busy) return last.host;
+    const md = this.modeOf(mem, { checked });
     let byMode = this.hosts.get(mem);
     if (!byMode) { byMode = new Map(); this.hosts.set(mem, byMode); }
     let pool = byMode.get(md.key);
@@ -420,17 +442,17 @@ export class JitProgram {
     // First run on this memory, or a run nested in a helper of another run.
     const h = new Host(this, this.compiledFor(md), mem);
     pool.push(h);
+    this.last = { mem, checked, host: h };
     return h;
   }
 
   private begin(env: RunEnv): { host: Host; stackTop: number } {
     const mem = env.memory;
-    mem.refresh();
     const checked = env.checked ?? true;
-    const host = this.acquire(mem, this.modeOf(mem, { checked }));
-    mem.refresh(); // the scratch area may have grown the memory
+    const host = this.acquire(mem, checked);
     const stackTop = env.stack + STACK_AREA;
-    if (stackTop > mem.size || env.stack < 0) {
+    if (stackTop > viewOf(mem).byteLength) mem.refresh();
+    if (stackTop > mem.u8.length || env.stack < 0) {
       throw new RuntimeFault('FAULT_MEMORY', `stack area ${hex(env.stack)} is outside the memory`, 0, env.stack, 'stack');
     }
     host.setup(env, checked);
@@ -442,11 +464,11 @@ export class JitProgram {
   run(env: RunEnv): RunResult {
     const { host, stackTop } = this.begin(env);
     const s = host.scratch;
-    writeArgs(env.memory.view, s + SCRATCH.ARGS, env.args);
+    writeArgs(viewOf(env.memory), s + SCRATCH.ARGS, env.args);
     host.busy = true;
     try {
       const fuel = host.exports.run(stackTop, host.budget);
-      const dv = env.memory.view;
+      const dv = viewOf(env.memory);
       const lo = dv.getUint32(s + SCRATCH.R0, true);
       const hi = dv.getUint32(s + SCRATCH.R0 + 4, true);
       return { r0: hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo), insnCount: host.budget - fuel };
@@ -471,34 +493,34 @@ export class JitProgram {
     if (n === 0) return { r0, insnCount: counts, faults };
     const { host, stackTop } = this.begin(env);
     const mem = env.memory;
-    const area = scratchOf(mem);
+    const area = memInfo(mem);
     const chunk = Math.min(n, BATCH_CHUNK);
     if (area.batchRuns < chunk) {
       if (area.batch) mem.free(area.batch);
       area.batch = 0;
-      area.batch = mem.alloc(chunk * 56, 16);
+      area.batch = mem.alloc(chunk * 52, 16);
       area.batchRuns = chunk;
-      mem.refresh();
     }
     const argsAt = area.batch;
-    const outAt = area.batch + chunk * 40;
+    const r0At = area.batch + chunk * 40;
+    const countAt = area.batch + chunk * 48;
     host.busy = true;
     try {
       let filledRepeat = false;
       for (let base = 0; base < n; base += chunk) {
         const m = Math.min(chunk, n - base);
-        let dv = mem.view;
+        let dv = viewOf(mem);
         if (typeof inputs === 'number') {
           if (!filledRepeat) { for (let k = 0; k < m; k++) writeArgs(dv, argsAt + k * 40, env.args); filledRepeat = true; }
         } else if (inputs instanceof BigUint64Array) {
-          new BigUint64Array(mem.wasm.buffer, argsAt, m * 5).set(inputs.subarray(base * 5, (base + m) * 5));
+          new BigUint64Array(dv.buffer, argsAt, m * 5).set(inputs.subarray(base * 5, (base + m) * 5));
         } else {
           for (let k = 0; k < m; k++) writeArgs(dv, argsAt + k * 40, inputs[base + k]);
         }
         let k = 0;
         while (k < m) {
           try {
-            host.exports.batch(stackTop, host.budget, m - k, argsAt + k * 40, outAt + k * 16);
+            host.exports.batch(stackTop, host.budget, m - k, argsAt + k * 40, r0At + k * 8, countAt + k * 4);
             k = m;
           } catch (e) {
             mem.refresh();
@@ -506,23 +528,20 @@ export class JitProgram {
             const at = k + dv.getInt32(host.scratch + SCRATCH.BATCH_INDEX, true);
             try {
               const res = host.translate(e);
-              dv.setBigUint64(outAt + at * 16, res.r0, true);
-              dv.setUint32(outAt + at * 16 + 8, res.insnCount, true);
+              dv.setBigUint64(r0At + at * 8, res.r0, true);
+              dv.setUint32(countAt + at * 4, res.insnCount, true);
             } catch (f) {
               faults.set(base + at, f as RuntimeFault);
-              dv.setBigUint64(outAt + at * 16, 0n, true);
-              dv.setUint32(outAt + at * 16 + 8, 0, true);
+              dv.setBigUint64(r0At + at * 8, 0n, true);
+              dv.setUint32(countAt + at * 4, 0, true);
             }
             host.ctx.stopped = false;
             k = at + 1;
           }
         }
-        mem.refresh();
-        const out = new BigUint64Array(mem.wasm.buffer, outAt, m * 2);
-        for (let j = 0; j < m; j++) {
-          r0[base + j] = out[2 * j]!;
-          counts[base + j] = Number(out[2 * j + 1]! & 0xffffffffn);
-        }
+        const buf = viewOf(mem).buffer;
+        r0.set(new BigUint64Array(buf, r0At, m), base);
+        counts.set(new Uint32Array(buf, countAt, m), base);
       }
     } finally {
       host.busy = false;
