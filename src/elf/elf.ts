@@ -133,7 +133,7 @@ export function parseElf(bytes: Uint8Array): ElfFile {
 
   const shdr = (i: number, field: number, what: string): number => {
     const off = shoff + i * 64 + field;
-    return what.endsWith('64') ? r.u64n(off, `section ${i} ${what}`) : r.u32(off, `section ${i} ${what}`);
+    return what.endsWith('64') ? r.u64n(off, what) : r.u32(off, what);
   };
   // Extended numbering: e_shnum 0 / e_shstrndx SHN_XINDEX, real values in section 0.
   if (shnum === 0) shnum = shdr(0, 32, 'sh_size64');
@@ -148,15 +148,15 @@ export function parseElf(bytes: Uint8Array): ElfFile {
   for (let i = 0; i < shnum; i++) {
     const base = shoff + i * 64;
     raw.push({
-      nameOff: r.u32(base, `section ${i} sh_name`),
-      type: r.u32(base + 4, `section ${i} sh_type`),
-      flags: Number(r.u64(base + 8, `section ${i} sh_flags`) & 0xffffffffn),
-      offset: r.u64n(base + 24, `section ${i} sh_offset`),
-      size: r.u64n(base + 32, `section ${i} sh_size`),
-      link: r.u32(base + 40, `section ${i} sh_link`),
-      info: r.u32(base + 44, `section ${i} sh_info`),
-      addralign: r.u64n(base + 48, `section ${i} sh_addralign`),
-      entsize: r.u64n(base + 56, `section ${i} sh_entsize`),
+      nameOff: r.u32(base, 'section sh_name'),
+      type: r.u32(base + 4, 'section sh_type'),
+      flags: Number(r.u64(base + 8, 'section sh_flags') & 0xffffffffn),
+      offset: r.u64n(base + 24, 'section sh_offset'),
+      size: r.u64n(base + 32, 'section sh_size'),
+      link: r.u32(base + 40, 'section sh_link'),
+      info: r.u32(base + 44, 'section sh_info'),
+      addralign: r.u64n(base + 48, 'section sh_addralign'),
+      entsize: r.u64n(base + 56, 'section sh_entsize'),
     });
   }
   const contents = (i: number, s: RawSec): Uint8Array => {
@@ -171,7 +171,7 @@ export function parseElf(bytes: Uint8Array): ElfFile {
   const names = new ByteReader(contents(shstrndx, shstr), 'section name table');
   const sections: ElfSection[] = raw.map((s, i) => ({
     index: i,
-    name: i === 0 && s.type === SHT_NULL ? '' : names.cstr(s.nameOff, `name of section ${i}`),
+    name: i === 0 && s.type === SHT_NULL ? '' : names.cstr(s.nameOff, 'name of section'),
     type: s.type, flags: s.flags, offset: s.offset, size: s.size, link: s.link, info: s.info,
     addralign: s.addralign, entsize: s.entsize, data: contents(i, s),
   }));
@@ -201,8 +201,8 @@ export function parseElf(bytes: Uint8Array): ElfFile {
       symbols.push({
         index: i,
         name,
-        value: sr.u64n(off + 8, `value of symbol ${i}`),
-        size: sr.u64n(off + 16, `size of symbol ${i}`),
+        value: sr.u64n(off + 8, 'value of symbol'),
+        size: sr.u64n(off + 16, 'size of symbol'),
         type,
         bind: info >> 4,
         visibility: sr.u8(off + 5) & 0x3,

@@ -154,3 +154,32 @@ test('malformed BTF: typed errors', () => {
   assert.throws(() => lb.sizeOf(1), (e: ElfError) => e.code === 'BTF_LOOP');
   assert.match(lb.formatType(1), /\.\.\./);
 });
+
+test('every kind clang emits: float, tags, union, bitfields, restrict, fwd, flexible array', () => {
+  const spec = loadObject(read('test/fixtures/elf/btf_kinds.o'));
+  const btf = spec.btf!;
+  const kinds = new Set(btf.types.map((t) => t.kind));
+  for (const k of ['float', 'decl_tag', 'type_tag', 'union', 'restrict', 'fwd', 'enum', 'func_proto', 'volatile', 'const']) assert.ok(kinds.has(k as never), k);
+  const k = btf.find('kinds', 'struct')!;
+  assert.deepEqual(k.members.map((m) => `${btf.formatType(m.type)} ${m.name}${m.bitSize ? `:${m.bitSize}` : ''}@${m.bitOffset}`), [
+    'union number n@0', 'enum signed_values e@64', 'unsigned int low:4@96', 'unsigned int mid:12@100', 'unsigned int high:16@112',
+    'int (*)(struct kinds *, long) callback@128', 'const volatile char *restrict label@192', 'int * tagged@256',
+    'struct opaque * hidden@320', 'long double wide@384', 'unsigned char[0] tail@448',
+  ]);
+  assert.equal(btf.formatType(btf.find('helper', 'func')!.id), 'int helper(struct kinds *, int)');
+  const tags = btf.types.filter((t) => t.kind === 'decl_tag').map((t) => [t.name, btf.type((t as { type: number }).type).name, (t as { componentIdx: number }).componentIdx]);
+  assert.deepEqual(tags, [['kinds_struct', 'kinds', -1], ['param_tag', 'helper', 0], ['func_tag', 'helper', -1], ['global_var', 'the_kinds', -1]]);
+  const v = spec.variables.get('the_kinds')!;
+  const b = new Uint8Array(v.size);
+  const dv = new DataView(b.buffer);
+  dv.setFloat64(0, 1.5, true);
+  dv.setInt32(8, -2, true);
+  dv.setUint32(12, 0xabcd << 16 | 0x123 << 4 | 0x9, true);
+  dv.setBigUint64(16, 0xffffffff81000000n, true);
+  dv.setFloat64(48, -0.25, true);
+  v.set(b);
+  const got = v.value() as Record<string, unknown>;
+  assert.deepEqual(got['n'], { i: 0x3ff8000000000000n, d: 1.5, f: [0, 1.9375] });
+  assert.deepEqual([got['e'], got['low'], got['mid'], got['high'], got['callback'], got['wide'], got['tail']],
+    ['NEG', 0x9, 0x123, 0xabcd, 0xffffffff81000000n, -0.25, '']);
+});
