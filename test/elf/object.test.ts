@@ -429,3 +429,12 @@ test('CO-RE against the running kernel\'s BTF: a local type it lacks is an error
 function existsVmlinux(): boolean {
   try { readFileSync('/sys/kernel/btf/vmlinux', { flag: 'r' }).subarray(0, 1); return true; } catch { return false; }
 }
+
+test('string literals: .rodata.str1.1 is a read-only data map addressed with offsets', () => {
+  const spec = load('test/fixtures/elf/strings.o');
+  const m = spec.map('.rodata.str1.1')!;
+  assert.deepEqual([m.readonly, m.flags, m.btfValueTypeId], [true, BPF_F_RDONLY_PROG, 0]);
+  assert.equal(new TextDecoder().decode(m.data!), 'long packet %u\n\0short\n\0');
+  assert.deepEqual(spec.programs[0]!.mapRefs.map((r) => [r.slot, r.kind, r.offset]), [[3, 'map_value', 0], [8, 'map_value', 16]]);
+  assert.equal(spec.variables.size, 0);
+});
