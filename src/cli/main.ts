@@ -10,7 +10,7 @@
 // (set TSBPF_DEBUG=1 to get them for internal errors).
 
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type TsbpfError, isTsbpfError } from '../errors.js';
 import { assemble } from '../isa/asm.js';
@@ -266,6 +266,9 @@ function cmdAsm(args: readonly string[], io: Io): number {
   }
   let out = values.output as string | undefined;
   if (out === undefined) out = io.stdoutIsTty ? join(dirnameOf(file), basename(file, extname(file)) + '.bin') : '-';
+  if (out !== '-' && resolve(out) === resolve(file)) {
+    throw new CliError(`${file}: refusing to overwrite the input with its bytecode; give -o OUT`);
+  }
   if (out === '-') {
     io.stdout(bytes);
   } else {

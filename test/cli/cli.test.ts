@@ -37,6 +37,9 @@ test('asm: bytecode to stdout when not a TTY, -o writes a file; disasm prints it
   const w = tsbpf(['asm', s, '-o', o]);
   assert.equal(w.code, 0);
   assert.deepEqual(readFileSync(o), r.raw);
+  const self = tsbpf(['asm', o, '-o', o]);
+  assert.equal(self.code, 1, 'never overwrites its input');
+  assert.deepEqual(readFileSync(o), r.raw);
   const d = tsbpf(['disasm', o]);
   assert.equal(d.code, 0);
   assert.equal(d.out, '       0:\tr0 = 7\n       1:\tr1 = *(u32 *)(r1 + 4)\n       2:\tr0 += r1\n       3:\texit\n');
