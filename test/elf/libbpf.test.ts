@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadObject, encode, toHex, BPF_MAP_TYPE } from '../../src/core.js';
+import { loadObject, readBtf, encode, toHex, BPF_MAP_TYPE, type Btf } from '../../src/core.js';
 import { read, path, objects } from './helpers.js';
 
 function buildProbe(): string | undefined {
@@ -96,12 +96,20 @@ test('maps: the same definitions as libbpf', { skip: !probe && 'cc or libbpf-dev
 
 test('linked programs are byte-identical to what libbpf loads into the kernel (map fds aside)',
   { skip: (!probe && 'cc or libbpf-dev missing') || (!root && 'needs root for bpf(BPF_PROG_LOAD)') }, () => {
-    let programs = 0, slots = 0;
+    let programs = 0, slots = 0, coreChecked = 0;
+    // libbpf resolves CO-RE relocations against the running kernel's BTF; so do we here.
+    let vmlinux: Btf | undefined;
     for (const obj of objects()) {
       const lines = run(obj, true);
       const loaded = lines.filter((l) => l.loaded);
       if (!loaded.length) continue;
-      const spec = loadObject(read(obj));
+      let spec = loadObject(read(obj));
+      if (spec.programs.some((p) => p.coreRelos.length)) {
+        if (!existsSync('/sys/kernel/btf/vmlinux')) continue;
+        vmlinux ??= readBtf(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')));
+        spec = loadObject(read(obj), { targetBtf: vmlinux });
+        coreChecked += spec.programs.reduce((n, p) => n + p.coreRelos.filter((r) => r.local !== r.target).length, 0);
+      }
       for (const l of loaded) {
         const p = spec.program(l.loaded!)!;
         const ours = toHex(encode(p.insns));
@@ -117,5 +125,6 @@ test('linked programs are byte-identical to what libbpf loads into the kernel (m
         programs++;
       }
     }
-    assert.ok(programs >= 9, `${programs} programs, ${slots} slots compared`);
+    assert.ok(programs >= 10, `${programs} programs, ${slots} slots compared`);
+    if (existsSync('/sys/kernel/btf/vmlinux')) assert.ok(coreChecked >= 6, `${coreChecked} CO-RE relocations patched like libbpf against vmlinux`);
   });

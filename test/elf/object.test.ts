@@ -421,6 +421,21 @@ test('CO-RE: against another layout the instructions are patched to the target',
     'CORE_RELO', /apply CO-RE relocations: CO-RE relocation field_byte_offset on struct conn_info.dport access '0:2': type 'conn_info' not found|no matching field/);
 });
 
+test('CO-RE against the running kernel: task_struct fields, its size, an enum value, a missing field', { skip: !existsVmlinux() && 'no /sys/kernel/btf/vmlinux' }, () => {
+  const vmlinux = readBtf(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')));
+  const task = vmlinux.find('task_struct', 'struct')!;
+  const off = (name: string) => task.members.find((m) => m.name === name)!.bitOffset / 8;
+  const p = loadObject(read('test/fixtures/elf/core_kernel.o'), { targetBtf: vmlinux }).programs[0]!;
+  const got = new Map(p.coreRelos.map((r) => [`${r.kind} ${r.typeName} ${r.access}`, r.target]));
+  assert.equal(got.get('field_byte_offset struct task_struct 0:0'), BigInt(off('pid')));
+  assert.equal(got.get('field_byte_offset struct task_struct 0:1'), BigInt(off('tgid')));
+  assert.equal(got.get('field_byte_offset struct task_struct 0:2'), BigInt(off('comm')));
+  assert.equal(got.get('field_byte_offset struct task_struct 0:3'), BigInt(off('real_parent')));
+  assert.equal(got.get('type_size struct task_struct 0'), BigInt(task.size));
+  assert.equal(got.get('enumval_value enum pid_type 1'), 1n);
+  assert.equal(got.get('field_exists struct task_struct___gone 0:0'), 0n);
+});
+
 test('CO-RE against the running kernel\'s BTF: a local type it lacks is an error, not a silent patch', { skip: !existsVmlinux() && 'no /sys/kernel/btf/vmlinux' }, () => {
   const vmlinux = readBtf(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')));
   throwsElf(() => loadObject(read('examples/core_access.o'), { targetBtf: vmlinux }), 'CORE_RELO', /conn_info/);
