@@ -96,6 +96,8 @@ export interface GenOptions {
   readonly size?: number;
   /** Probability of an out-of-bounds access per memory statement (default 0.01). */
   readonly oob?: number;
+  /** Generate two-entry (irreducible) loops (default true). */
+  readonly irreducible?: boolean;
 }
 
 export interface Generated {
@@ -256,7 +258,7 @@ export function generate(r: Rng, opts: GenOptions = {}): Generated {
         a.emit(spec('mov', false), { dst: 8, imm: 1 + (r() % 12) });
         const top = a.label();
         const mid = a.label();
-        const twoEntry = p(0.25);
+        const twoEntry = (opts.irreducible ?? true) && p(0.25);
         if (twoEntry) cond(mid);
         a.place(top);
         segment(1 + (r() % 5), depth + 1, true, self);

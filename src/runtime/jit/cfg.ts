@@ -173,8 +173,13 @@ export function functionGraph(cfg: ProgramCfg, entry: number): FunctionGraph {
   const order = new Int32Array(nb).fill(-1);
   rpo.forEach((b, i) => { order[b] = i; });
 
-  const preds: number[][] = Array.from({ length: nb }, () => []);
-  for (const b of rpo) for (const s of cfg.blocks[b]!.succ) preds[s]!.push(b);
+  // Predecessors in compressed rows: preds of b are pred[predStart[b] .. predStart[b + 1]).
+  const predStart = new Int32Array(nb + 1);
+  for (const b of rpo) for (const s of cfg.blocks[b]!.succ) predStart[s + 1]++;
+  for (let i = 0; i < nb; i++) predStart[i + 1] += predStart[i]!;
+  const pred = new Int32Array(predStart[nb]!);
+  const fill = predStart.slice(0, nb);
+  for (const b of rpo) for (const s of cfg.blocks[b]!.succ) pred[fill[s]!++] = b;
 
   // Dominators (Cooper, Harvey, Kennedy: "A Simple, Fast Dominance Algorithm").
   const idom = new Int32Array(nb).fill(-1);
@@ -191,7 +196,8 @@ export function functionGraph(cfg: ProgramCfg, entry: number): FunctionGraph {
     for (let i = 1; i < rpo.length; i++) {
       const b = rpo[i]!;
       let d = -1;
-      for (const p of preds[b]!) {
+      for (let k = predStart[b]!; k < predStart[b + 1]!; k++) {
+        const p = pred[k]!;
         if (idom[p] === -1) continue;
         d = d === -1 ? p : intersect(p, d);
       }

@@ -164,18 +164,18 @@ export function compileProgram(insns: readonly Instruction[], opts: JitCompileOp
   m.exportFunc('batch', fBatch);
   const built = m.build();
 
-  // Offset map for traps: absolute offset of each instruction's code.
+  // Offset map for traps: absolute offset of each instruction's code. Functions
+  // are laid out in order and marks increase within each, so this is sorted.
   let total = 0;
-  for (const g of gens) total += g.marks.length / 2;
+  for (const g of gens) total += g.nmarks;
   const offsets = new Int32Array(total);
   const offsetPcs = new Int32Array(total);
-  const pairs: Array<[number, number]> = [];
-  gens.forEach((g, k) => {
-    const base = built.codeStarts[k]!;
-    for (let i = 0; i < g.marks.length; i += 2) pairs.push([base + g.marks[i]!, g.marks[i + 1]!]);
+  let k = 0;
+  gens.forEach((g, f) => {
+    const base = built.codeStarts[f]!;
+    const ms = g.marks;
+    for (let i = 0; i < 2 * g.nmarks; i += 2) { offsets[k] = base + ms[i]!; offsetPcs[k++] = ms[i + 1]!; }
   });
-  pairs.sort((a, b) => a[0] - b[0]);
-  pairs.forEach(([o, pc], i) => { offsets[i] = o; offsetPcs[i] = pc; });
   return {
     bytes: built.bytes, cfg, offsets, offsetPcs,
     entrySlots: cfg.entries.map((e) => cfg.slot[e]!), dispatchers,
@@ -245,21 +245,12 @@ function batchEntry(main: number): Code {
   return c;
 }
 
-type Act =
-  | { readonly k: 'tree'; readonly x: number; readonly d: number }
-  | { readonly k: 'code'; readonly x: number; readonly d: number }
-  | { readonly k: 'branch'; readonly from: number; readonly to: number; readonly d: number }
-  | { readonly k: 'end' }
-  | { readonly k: 'else' };
-
-const END: Act = { k: 'end' };
-const ELSE: Act = { k: 'else' };
-
 /** Code generation for one eBPF function. */
 class FnGen {
-  readonly code = new Code(NPARAMS);
+  readonly code: Code;
   /** (offset in code, slot) pairs, one per emitted instruction. */
-  readonly marks: number[] = [];
+  marks: Int32Array;
+  nmarks = 0;
   dispatcher = false;
   private readonly R10: number;
   private readonly T64: number;
@@ -278,6 +269,10 @@ class FnGen {
     private readonly fnIndex: ReadonlyMap<number, number>,
     private readonly opts: JitCompileOptions,
   ) {
+    // About 15 bytes of Wasm per instruction unchecked, 40 checked.
+    const n = g.rpo.length * 4 + 16;
+    this.code = new Code(NPARAMS, n * (opts.checked ? 48 : 24));
+    this.marks = new Int32Array(2 * n);
     const c = this.code;
     this.R10 = c.local(I64);
     this.T64 = c.local(I64);
@@ -309,7 +304,11 @@ class FnGen {
 
   // ---- control flow ---------------------------------------------------------
 
-  /** Ramsey's dominator-tree walk, with an explicit stack instead of recursion. */
+  /**
+   * Ramsey's dominator-tree walk, with an explicit stack instead of
+   * recursion (programs have up to a million instructions). Stack entries
+   * are four numbers: action, block, target, label depth.
+   */
   private structured(): void {
     const { g, code: c } = this;
     const blocks = this.cfg.blocks;
@@ -322,51 +321,51 @@ class FnGen {
     }
     for (const ks of mergeKids) ks?.sort((a, b) => g.order[b]! - g.order[a]!);
 
-    const stack: Act[] = [{ k: 'tree', x: g.rpo[0]!, d: 0 }];
-    while (stack.length) {
-      const a = stack.pop()!;
-      switch (a.k) {
-        case 'end': c.end(); break;
-        case 'else': c.else(); break;
-        case 'tree': {
-          let d = a.d;
-          const loop = g.loopHeader[a.x] === 1;
-          if (loop) { this.loopPos[a.x] = d; c.loop(); d++; }
-          const ys = mergeKids[a.x] ?? [];
-          const outer: number[] = [];
-          for (const y of ys) { outer.push(d); this.blockPos[y] = d; c.block(); d++; }
-          if (loop) stack.push(END);
-          for (let j = 0; j < ys.length; j++) {
-            stack.push({ k: 'tree', x: ys[j]!, d: outer[j]! });
-            stack.push(END);
+    const TREE = 0, CODE = 1, BRANCH = 2, END = 3, ELSE = 4;
+    const st: number[] = [TREE, g.rpo[0]!, 0, 0];
+    const push = (act: number, x: number, to: number, d: number): void => { st.push(act, x, to, d); };
+    while (st.length) {
+      const d = st.pop()!, to = st.pop()!, x = st.pop()!, act = st.pop()!;
+      switch (act) {
+        case END: c.end(); break;
+        case ELSE: c.else(); break;
+        case TREE: {
+          let dd = d;
+          const loop = g.loopHeader[x] === 1;
+          if (loop) { this.loopPos[x] = dd; c.loop(); dd++; }
+          const ys = mergeKids[x];
+          if (loop) push(END, 0, 0, 0);
+          if (ys) {
+            // Open the blocks, outermost (highest RPO) first; each merge child follows its block.
+            for (let j = 0; j < ys.length; j++) { this.blockPos[ys[j]!] = dd + j; c.block(); }
+            for (let j = 0; j < ys.length; j++) { push(TREE, ys[j]!, 0, dd + j); push(END, 0, 0, 0); }
+            dd += ys.length;
           }
-          stack.push({ k: 'code', x: a.x, d });
+          push(CODE, x, 0, dd);
           break;
         }
-        case 'code': {
-          const b = blocks[a.x]!;
-          this.blockBody(a.x, g.loopHeader[a.x] === 1);
+        case CODE: {
+          const b = blocks[x]!;
+          this.blockBody(x, g.loopHeader[x] === 1);
           if (b.fault || b.first < 0) break;
-          const last = this.cfg.insns[b.last]!;
-          if (last.op.kind === 'exit') break;
-          if (last.op.kind === 'jcond') {
+          const k = this.cfg.insns[b.last]!.op.kind;
+          if (k === 'exit') break;
+          if (k === 'jcond') {
             c.if();
-            stack.push(END);
-            stack.push({ k: 'branch', from: a.x, to: b.succ[1]!, d: a.d + 1 });
-            stack.push(ELSE);
-            stack.push({ k: 'branch', from: a.x, to: b.succ[0]!, d: a.d + 1 });
+            push(END, 0, 0, 0);
+            push(BRANCH, x, b.succ[1]!, d + 1);
+            push(ELSE, 0, 0, 0);
+            push(BRANCH, x, b.succ[0]!, d + 1);
           } else {
-            stack.push({ k: 'branch', from: a.x, to: b.succ[0]!, d: a.d });
+            push(BRANCH, x, b.succ[0]!, d);
           }
           break;
         }
-        case 'branch': {
-          const { from, to, d } = a;
-          if (g.order[to]! <= g.order[from]!) c.br(d - 1 - this.loopPos[to]!);
+        case BRANCH:
+          if (g.order[to]! <= g.order[x]!) c.br(d - 1 - this.loopPos[to]!);
           else if (g.merge[to]) c.br(d - 1 - this.blockPos[to]!);
-          else stack.push({ k: 'tree', x: to, d });
+          else push(TREE, to, 0, d);
           break;
-        }
       }
     }
   }
@@ -448,7 +447,13 @@ class FnGen {
     const x = this.cfg.insns[i]!;
     const o = x.op;
     const pc = this.cfg.slot[i]!;
-    this.marks.push(c.len, pc);
+    if (2 * this.nmarks === this.marks.length) {
+      const m = new Int32Array(this.marks.length * 2);
+      m.set(this.marks);
+      this.marks = m;
+    }
+    this.marks[2 * this.nmarks] = c.len;
+    this.marks[2 * this.nmarks++ + 1] = pc;
     const d = this.reg(x.dst & 0xf);
     if ((x.dst & 0xf) > 10 || (x.src & 0xf) > 10 && (o.srcReg || o.kind === 'stx' || o.kind === 'ldx' || o.kind === 'ldsx' || o.kind === 'ld_ind')) {
       this.fault(FaultKind.UNSUPPORTED, pc);
@@ -511,7 +516,7 @@ class FnGen {
         if (o.kind === 'exit') this.exit(pc);
         else if (o.kind === 'jcond') this.cond(x, d, s);
         break; // ja: the branch is the structure's
-      case 'call': this.helperCall(pc, () => c.i32(x.imm)); break;
+      case 'call': this.helperCall(pc, x.imm, -1); break;
       case 'call_local': {
         const t = pc + x.imm + 1;
         const ti = t >= 0 && t < this.cfg.slots ? this.cfg.insnAt[t]! : -1;
@@ -532,9 +537,8 @@ class FnGen {
     const c = this.code;
     const o = x.op;
     const k = !o.srcReg;
-    const src = (): void => { if (k) c.i64s(x.imm); else c.get(s); };
     const simple = ALU_SIMPLE64[o.alu!];
-    if (simple !== undefined) { c.get(d); src(); c.op(simple); c.set(d); return; }
+    if (simple !== undefined) { c.get(d); this.src64(k, x.imm, s); c.op(simple); c.set(d); return; }
     switch (o.alu) {
       case 'div':
         if (k) {
@@ -582,53 +586,67 @@ class FnGen {
     const c = this.code;
     const o = x.op;
     const k = !o.srcReg;
-    const dst = (): void => { c.get(d); c.op(Op.i32_wrap_i64); };
-    const src = (): void => { if (k) c.i32(x.imm); else { c.get(s); c.op(Op.i32_wrap_i64); } };
     const simple = ALU_SIMPLE32[o.alu!];
-    if (simple !== undefined) { dst(); src(); c.op(simple); c.op(Op.i64_extend_i32_u); c.set(d); return; }
+    if (simple !== undefined) { this.wrapped(d); this.src32(k, x.imm, s); c.op(simple); c.op(Op.i64_extend_i32_u); c.set(d); return; }
     switch (o.alu) {
       case 'div':
         if (k) {
-          if (x.imm === 0) c.i32(0); else { dst(); src(); c.op(Op.i32_div_u); }
+          if (x.imm === 0) c.i32(0); else { this.wrapped(d); this.src32(k, x.imm, s); c.op(Op.i32_div_u); }
         } else {
-          src(); c.op(Op.i32_eqz); c.if(I32); c.i32(0); c.else(); dst(); src(); c.op(Op.i32_div_u); c.end();
+          this.src32(k, x.imm, s); c.op(Op.i32_eqz); c.if(I32); c.i32(0); c.else(); this.wrapped(d); this.src32(k, x.imm, s); c.op(Op.i32_div_u); c.end();
         }
         break;
       case 'mod':
         if (k) {
-          dst();
-          if (x.imm !== 0) { src(); c.op(Op.i32_rem_u); }
+          this.wrapped(d);
+          if (x.imm !== 0) { this.src32(k, x.imm, s); c.op(Op.i32_rem_u); }
         } else {
-          src(); c.op(Op.i32_eqz); c.if(I32); dst(); c.else(); dst(); src(); c.op(Op.i32_rem_u); c.end();
+          this.src32(k, x.imm, s); c.op(Op.i32_eqz); c.if(I32); this.wrapped(d); c.else(); this.wrapped(d); this.src32(k, x.imm, s); c.op(Op.i32_rem_u); c.end();
         }
         break;
       case 'sdiv':
         if (k) {
           if (x.imm === 0) c.i32(0);
-          else if (x.imm === -1) { c.i32(0); dst(); c.op(Op.i32_sub); }
-          else { dst(); src(); c.op(Op.i32_div_s); }
+          else if (x.imm === -1) { c.i32(0); this.wrapped(d); c.op(Op.i32_sub); }
+          else { this.wrapped(d); this.src32(k, x.imm, s); c.op(Op.i32_div_s); }
         } else {
-          src(); c.op(Op.i32_eqz);
+          this.src32(k, x.imm, s); c.op(Op.i32_eqz);
           c.if(I32); c.i32(0);
           c.else();
-          src(); c.i32(-1); c.op(Op.i32_eq);
-          c.if(I32); c.i32(0); dst(); c.op(Op.i32_sub);
-          c.else(); dst(); src(); c.op(Op.i32_div_s);
+          this.src32(k, x.imm, s); c.i32(-1); c.op(Op.i32_eq);
+          c.if(I32); c.i32(0); this.wrapped(d); c.op(Op.i32_sub);
+          c.else(); this.wrapped(d); this.src32(k, x.imm, s); c.op(Op.i32_div_s);
           c.end();
           c.end();
         }
         break;
       case 'smod':
         if (k) {
-          dst();
-          if (x.imm !== 0) { src(); c.op(Op.i32_rem_s); }
+          this.wrapped(d);
+          if (x.imm !== 0) { this.src32(k, x.imm, s); c.op(Op.i32_rem_s); }
         } else {
-          src(); c.op(Op.i32_eqz); c.if(I32); dst(); c.else(); dst(); src(); c.op(Op.i32_rem_s); c.end();
+          this.src32(k, x.imm, s); c.op(Op.i32_eqz); c.if(I32); this.wrapped(d); c.else(); this.wrapped(d); this.src32(k, x.imm, s); c.op(Op.i32_rem_s); c.end();
         }
         break;
     }
     c.op(Op.i64_extend_i32_u);
     c.set(d);
+  }
+
+  /** Push the 64-bit source operand: the immediate (sign-extended) or register s. */
+  private src64(k: boolean, imm: number, s: number): void {
+    if (k) this.code.i64s(imm); else this.code.get(s);
+  }
+
+  /** Push the 32-bit source operand: the immediate or the low half of register s. */
+  private src32(k: boolean, imm: number, s: number): void {
+    if (k) this.code.i32(imm); else this.wrapped(s);
+  }
+
+  /** Push the low 32 bits of register r. */
+  private wrapped(r: number): void {
+    this.code.get(r);
+    this.code.op(Op.i32_wrap_i64);
   }
 
   /** Byte-swap the i32 on the stack. */
@@ -816,11 +834,12 @@ class FnGen {
     c.op(Op.return);
   }
 
-  /** Helper call; `id` pushes the helper id (constant or from a register). Arguments go through the scratch area. */
-  private helperCall(pc: number, id: () => void): void {
+  /** Helper call: helper `id`, or (idLocal >= 0) the id in that i32 local. Arguments go through the scratch area. */
+  private helperCall(pc: number, id: number, idLocal: number): void {
     const c = this.code;
     for (let r = 1; r <= 5; r++) { c.gget(G_SCRATCH); c.get(r); c.mem(Op.i64_store, 3, SCRATCH.ARGS + (r - 1) * 8); }
-    id(); c.i32(pc); c.get(FUEL);
+    if (idLocal >= 0) c.get(idLocal); else c.i32(id);
+    c.i32(pc); c.get(FUEL);
     c.call(F_HELPER);
     c.gget(G_SCRATCH); c.mem(Op.i64_load, 3, SCRATCH.R0); c.set(0);
   }
@@ -863,7 +882,7 @@ class FnGen {
     c.else();
     c.get(this.T32); c.op(Op.i32_eqz); c.get(lo); c.i32(0); c.op(Op.i32_ge_s); c.op(Op.i32_and);
     c.if();
-    this.helperCall(pc, () => c.get(lo));
+    this.helperCall(pc, 0, lo);
     c.else();
     c.i32(FaultKind.CALLX); c.i32(pc); c.get(lo); c.get(this.T32); c.call(F_FAULT); c.op(Op.unreachable);
     c.end();

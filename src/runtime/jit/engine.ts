@@ -292,11 +292,22 @@ class Host {
     dv.setInt32(s + SCRATCH.REGION_WRITABLE, r.writable ? 1 : 0, true);
   }
 
+  /** The environment of the last setup (the same object again skips the property reads). */
+  private lastEnv?: RunEnv;
+
   /** Prepare the host state of a run from its environment. */
   setup(env: RunEnv, checked: boolean): void {
     const ctx = this.ctx;
-    ctx.checked = checked;
     ctx.stopped = false;
+    const dv = viewOf(this.mem);
+    if (env === this.lastEnv) {
+      // The scratch area is shared by every program on the memory: the packet is written each run.
+      dv.setUint32(this.scratch + SCRATCH.PKT_START, env.packet?.start ?? 0, true);
+      dv.setInt32(this.scratch + SCRATCH.PKT_LEN, env.packet?.length ?? 0, true);
+      return;
+    }
+    this.lastEnv = env;
+    ctx.checked = checked;
     ctx.cpu = env.cpu ?? 0;
     ctx.host = env.host;
     ctx.nowFn = env.now ?? defaultNow;
@@ -306,7 +317,6 @@ class Host {
     const budget = env.budget ?? DEFAULT_BUDGET;
     this.budgetShown = budget;
     this.budget = Math.max(0, Math.min(MAX_FUEL, Math.floor(budget)));
-    const dv = viewOf(this.mem);
     dv.setUint32(this.scratch + SCRATCH.PKT_START, env.packet?.start ?? 0, true);
     dv.setInt32(this.scratch + SCRATCH.PKT_LEN, env.packet?.length ?? 0, true);
   }

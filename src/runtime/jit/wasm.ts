@@ -146,8 +146,8 @@ export class Code extends Bytes {
   /** Types of the declared locals (after the parameters). */
   readonly locals: ValType[] = [];
 
-  constructor(readonly nparams: number) {
-    super(1024);
+  constructor(readonly nparams: number, capacity = 1024) {
+    super(capacity);
   }
 
   /** Declare a local; returns its index. */
