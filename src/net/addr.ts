@@ -18,10 +18,10 @@ export function parseMac(s: string): Uint8Array {
   return out;
 }
 
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export function formatMac(b: Uint8Array, off = 0): string {
-  const out: string[] = [];
-  for (let i = 0; i < 6; i++) out.push((b[off + i] ?? 0).toString(16).padStart(2, '0'));
-  return out.join(':');
+  return `${HEX2[b[off] ?? 0]}:${HEX2[b[off + 1] ?? 0]}:${HEX2[b[off + 2] ?? 0]}:${HEX2[b[off + 3] ?? 0]}:${HEX2[b[off + 4] ?? 0]}:${HEX2[b[off + 5] ?? 0]}`;
 }
 
 /** Dotted quad to 4 bytes. */

@@ -7,6 +7,7 @@
 // RFC 791, RFC 8200, RFC 9293, RFC 768, RFC 792, RFC 4443); the checksum is RFC 1071's.
 
 import { PcapError } from '../errors.js';
+import { rd32 } from './bytequeue.js';
 import { formatIPv4, formatIPv6, formatMac, parseIPv4, parseIPv6, parseMac } from './addr.js';
 import {
   LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_NULL, LINKTYPE_RAW,
@@ -543,6 +544,14 @@ export interface FiveTuple {
 
 type Mut<T> = { -readonly [K in keyof T]: T[K] };
 
+function be16(b: Uint8Array, o: number): number {
+  return (b[o]! << 8) | b[o + 1]!;
+}
+
+function be32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
 /**
  * Dissect a packet of the given link type. Never throws: a header cut short
  * sets `truncated` and what could be read is returned. With `verify`, checks
@@ -550,7 +559,6 @@ type Mut<T> = { -readonly [K in keyof T]: T[K] };
  */
 export function dissect(data: Uint8Array, linkType: number, opts: { verify?: boolean } = {}): Dissection {
   const n = data.length;
-  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const d: Mut<Dissection> = {
     linkType, length: n, vlans: [], protocol: 0, l3Offset: -1, l4Protocol: -1, l4Offset: -1,
     payloadOffset: -1, fragment: false, truncated: false,
@@ -562,14 +570,14 @@ export function dissect(data: Uint8Array, linkType: number, opts: { verify?: boo
       if (n < 14) { d.truncated = true; return d; }
       d.eth = { dst: formatMac(data, 0), src: formatMac(data, 6) };
       off = 12;
-      let t = dv.getUint16(off);
+      let t = be16(data, off);
       const vlans: VlanTag[] = [];
       while (t === ETH_P_8021Q || t === ETH_P_8021AD || t === ETH_P_QINQ1) {
         if (off + 6 > n) { d.truncated = true; d.vlans = vlans; return d; }
-        const tci = dv.getUint16(off + 2);
+        const tci = be16(data, off + 2);
         vlans.push({ tpid: t, tci, id: tci & 0xfff, pcp: tci >> 13, dei: (tci & 0x1000) !== 0 });
         off += 4;
-        t = dv.getUint16(off);
+        t = be16(data, off);
       }
       d.vlans = vlans;
       off += 2;
@@ -579,19 +587,19 @@ export function dissect(data: Uint8Array, linkType: number, opts: { verify?: boo
     }
     case LINKTYPE_LINUX_SLL:
       if (n < 16) { d.truncated = true; return d; }
-      d.sllPktType = dv.getUint16(0);
-      ethType = dv.getUint16(14);
+      d.sllPktType = be16(data, 0);
+      ethType = be16(data, 14);
       off = 16;
       break;
     case LINKTYPE_LINUX_SLL2:
       if (n < 20) { d.truncated = true; return d; }
       d.sllPktType = data[10]!;
-      ethType = dv.getUint16(0);
+      ethType = be16(data, 0);
       off = 20;
       break;
     case LINKTYPE_NULL: {
       if (n < 4) { d.truncated = true; return d; }
-      const af = dv.getUint16(0) === 0 ? dv.getUint32(0) : dv.getUint32(0, true);
+      const af = be16(data, 0) === 0 ? be32(data, 0) : rd32(data, 0, true);
       ethType = af === 2 ? ETH_P_IP : af === 24 || af === 28 || af === 30 ? ETH_P_IPV6 : -1;
       off = 4;
       break;
@@ -612,12 +620,12 @@ export function dissect(data: Uint8Array, linkType: number, opts: { verify?: boo
   if (ethType === ETH_P_IP) {
     if (off + 20 > n || data[off]! >> 4 !== 4) { d.truncated = off + 20 > n; d.payloadOffset = off; return d; }
     const ihl = (data[off]! & 0xf) * 4;
-    const flagsFrag = dv.getUint16(off + 6);
+    const flagsFrag = be16(data, off + 6);
     const h: Ipv4Header = {
       src: formatIPv4(data, off + 12), dst: formatIPv4(data, off + 16), ihl, tos: data[off + 1]!,
-      totalLength: dv.getUint16(off + 2), id: dv.getUint16(off + 4), df: (flagsFrag & 0x4000) !== 0,
+      totalLength: be16(data, off + 2), id: be16(data, off + 4), df: (flagsFrag & 0x4000) !== 0,
       mf: (flagsFrag & 0x2000) !== 0, fragOffset: flagsFrag & 0x1fff, ttl: data[off + 8]!, protocol: data[off + 9]!,
-      checksum: dv.getUint16(off + 10),
+      checksum: be16(data, off + 10),
     };
     d.ipv4 = h;
     if (ihl < 20 || off + ihl > n) { d.truncated = off + ihl > n; return d; }
@@ -630,11 +638,11 @@ export function dissect(data: Uint8Array, linkType: number, opts: { verify?: boo
     if (h.fragOffset !== 0) { d.payloadOffset = off; return d; }
   } else if (ethType === ETH_P_IPV6) {
     if (off + 40 > n || data[off]! >> 4 !== 6) { d.truncated = off + 40 > n; d.payloadOffset = off; return d; }
-    const w = dv.getUint32(off);
+    const w = be32(data, off);
     const exts: number[] = [];
     const h: Mut<Ipv6Header> = {
       src: formatIPv6(data, off + 8), dst: formatIPv6(data, off + 24), trafficClass: (w >>> 20) & 0xff,
-      flowLabel: w & 0xfffff, payloadLength: dv.getUint16(off + 4), nextHeader: data[off + 6]!, hopLimit: data[off + 7]!,
+      flowLabel: w & 0xfffff, payloadLength: be16(data, off + 4), nextHeader: data[off + 6]!, hopLimit: data[off + 7]!,
       extensions: exts,
     };
     d.ipv6 = h;
@@ -652,7 +660,7 @@ export function dissect(data: Uint8Array, linkType: number, opts: { verify?: boo
         if (nh === 44) {
           len = 8;
           d.fragment = true;
-          if ((dv.getUint16(off + 2) & 0xfff8) !== 0) later = true;
+          if ((be16(data, off + 2) & 0xfff8) !== 0) later = true;
         } else if (nh === 51) {
           len = (data[off + 1]! + 2) * 4;
         } else {
@@ -678,15 +686,15 @@ export function dissect(data: Uint8Array, linkType: number, opts: { verify?: boo
   const p = d.l4Protocol;
   const full = opts.verify && !d.fragment && l4len > 0 && off + l4len <= n;
   if ((p === IPPROTO_TCP || p === IPPROTO_UDP || p === IPPROTO_SCTP) && off + 4 <= n) {
-    d.ports = { sport: dv.getUint16(off), dport: dv.getUint16(off + 2) };
+    d.ports = { sport: be16(data, off), dport: be16(data, off + 2) };
   }
   if (p === IPPROTO_TCP) {
     if (off + 20 > n) { d.truncated = true; return d; }
-    const w = dv.getUint16(off + 12);
+    const w = be16(data, off + 12);
     const t: TcpHeader = {
-      sport: dv.getUint16(off), dport: dv.getUint16(off + 2), seq: dv.getUint32(off + 4), ack: dv.getUint32(off + 8),
-      dataOffset: (w >> 12) * 4, flags: w & 0x1ff, window: dv.getUint16(off + 14), checksum: dv.getUint16(off + 16),
-      urgent: dv.getUint16(off + 18),
+      sport: be16(data, off), dport: be16(data, off + 2), seq: be32(data, off + 4), ack: be32(data, off + 8),
+      dataOffset: (w >> 12) * 4, flags: w & 0x1ff, window: be16(data, off + 14), checksum: be16(data, off + 16),
+      urgent: be16(data, off + 18),
     };
     d.tcp = t;
     if (full) d.l4ChecksumOk = internetChecksum(data, off, off + l4len, pseudo) === 0;
@@ -694,7 +702,7 @@ export function dissect(data: Uint8Array, linkType: number, opts: { verify?: boo
     d.payloadOffset = off + t.dataOffset;
   } else if (p === IPPROTO_UDP) {
     if (off + 8 > n) { d.truncated = true; return d; }
-    const u: UdpHeader = { sport: dv.getUint16(off), dport: dv.getUint16(off + 2), length: dv.getUint16(off + 4), checksum: dv.getUint16(off + 6) };
+    const u: UdpHeader = { sport: be16(data, off), dport: be16(data, off + 2), length: be16(data, off + 4), checksum: be16(data, off + 6) };
     d.udp = u;
     if (full) d.l4ChecksumOk = (u.checksum === 0 && d.ipv4 !== undefined) || internetChecksum(data, off, off + l4len, pseudo) === 0;
     d.payloadOffset = off + 8;
@@ -702,8 +710,8 @@ export function dissect(data: Uint8Array, linkType: number, opts: { verify?: boo
     if (off + 4 > n) { d.truncated = true; return d; }
     const type = data[off]!;
     const echo = p === IPPROTO_ICMP ? type === 0 || type === 8 : type === 128 || type === 129;
-    const ic: Mut<IcmpHeader> = { type, code: data[off + 1]!, checksum: dv.getUint16(off + 2) };
-    if (echo && off + 8 <= n) { ic.id = dv.getUint16(off + 4); ic.seq = dv.getUint16(off + 6); }
+    const ic: Mut<IcmpHeader> = { type, code: data[off + 1]!, checksum: be16(data, off + 2) };
+    if (echo && off + 8 <= n) { ic.id = be16(data, off + 4); ic.seq = be16(data, off + 6); }
     d.icmp = ic;
     if (full) d.l4ChecksumOk = internetChecksum(data, off, off + l4len, p === IPPROTO_ICMPV6 ? pseudo : 0) === 0;
     d.payloadOffset = Math.min(off + 8, n);

@@ -168,21 +168,21 @@ export class PcapngDecoder implements Decoder {
       switch (this.state) {
         case S.Head: {
           this.start = q.mark;
-          const h = q.take(8);
-          if (h === null) return null;
-          const dv = new DataView(h.buffer, h.byteOffset, 8);
-          if (h[0] === 0x0a && h[1] === 0x0d && h[2] === 0x0d && h[3] === 0x0a) {
+          const o = q.takeOffset(8);
+          if (o < 0) return null;
+          const h = q.src;
+          if (h[o] === 0x0a && h[o + 1] === 0x0d && h[o + 2] === 0x0d && h[o + 3] === 0x0a) {
             this.type = BT_SHB;
-            this.lenLE = dv.getUint32(4, true);
-            this.lenBE = dv.getUint32(4, false);
+            this.lenLE = rd32(h, o + 4, true);
+            this.lenBE = rd32(h, o + 4, false);
             this.state = S.Bom;
             continue;
           }
           if (this.section < 0) {
-            this.fail('PCAPNG_BAD_MAGIC', `not a pcapng file: first block type 0x${hex8(dv.getUint32(0, false))}`);
+            this.fail('PCAPNG_BAD_MAGIC', `not a pcapng file: first block type 0x${hex8(rd32(h, o, false))}`);
           }
-          this.type = dv.getUint32(0, this.le);
-          this.len = dv.getUint32(4, this.le);
+          this.type = rd32(h, o, this.le);
+          this.len = rd32(h, o + 4, this.le);
           this.checkLength();
           if (isParsed(this.type)) {
             if (this.len > MAX_BLOCK_LEN) {
@@ -231,10 +231,10 @@ export class PcapngDecoder implements Decoder {
           this.state = S.Trailer;
           continue;
         case S.Trailer: {
-          const b = q.take(4);
-          if (b === null) return null;
+          const o = q.takeOffset(4);
+          if (o < 0) return null;
           this.state = S.Head;
-          const t = new DataView(b.buffer, b.byteOffset, 4).getUint32(0, this.le);
+          const t = rd32(q.src, o, this.le);
           if (t !== this.len) {
             this.fail('PCAPNG_BLOCK_LENGTH_MISMATCH',
               `${blockName(this.type)} block: trailing length ${t} differs from leading length ${this.len}`);

@@ -191,8 +191,10 @@ export type ByteSource =
   | ReadableStreamLike<Uint8Array>;
 
 /** Chunks of any byte source: async iterables (Node streams), iterables, web ReadableStreams (read through a reader, cancelled if the consumer stops early). */
-export async function* byteChunks(source: ByteSource): AsyncGenerator<Uint8Array, void, undefined> {
-  if (typeof (source as ReadableStreamLike<Uint8Array>).getReader === 'function') {
+export async function* byteChunks(source: ByteSource | Uint8Array): AsyncGenerator<Uint8Array, void, undefined> {
+  if (source instanceof Uint8Array) {
+    yield source;
+  } else if (typeof (source as ReadableStreamLike<Uint8Array>).getReader === 'function') {
     const reader = (source as ReadableStreamLike<Uint8Array>).getReader();
     let done = false;
     try {
@@ -206,7 +208,12 @@ export async function* byteChunks(source: ByteSource): AsyncGenerator<Uint8Array
       reader.releaseLock();
     }
   } else {
-    yield* source as AsyncIterable<Uint8Array>;
+    for await (const c of source as AsyncIterable<unknown>) {
+      if (!(c instanceof Uint8Array) && !ArrayBuffer.isView(c)) {
+        throw new TypeError(`capture source yielded a ${typeof c}, not bytes (a stream with an encoding set?)`);
+      }
+      yield c instanceof Uint8Array ? c : new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+    }
   }
 }
 
@@ -216,7 +223,7 @@ export async function* byteChunks(source: ByteSource): AsyncGenerator<Uint8Array
  * (async) iterable of Uint8Array). Constant memory: one chunk plus at most one
  * record are held. Throws PcapError at damage after the packets before it.
  */
-export async function* readPackets(source: ByteSource, opts: ParserOptions = {}): AsyncGenerator<PacketRecord, void, undefined> {
+export async function* readPackets(source: ByteSource | Uint8Array, opts: ParserOptions = {}): AsyncGenerator<PacketRecord, void, undefined> {
   const p = new CaptureParser(opts);
   for await (const chunk of byteChunks(source)) {
     p.push(chunk);
@@ -231,7 +238,7 @@ export async function* readPackets(source: ByteSource, opts: ParserOptions = {})
  * overhead per packet). On damage the packets before it come as a last batch,
  * then the error is thrown.
  */
-export async function* readBatches(source: ByteSource, opts: ParserOptions = {}): AsyncGenerator<PacketRecord[], void, undefined> {
+export async function* readBatches(source: ByteSource | Uint8Array, opts: ParserOptions = {}): AsyncGenerator<PacketRecord[], void, undefined> {
   const p = new CaptureParser(opts);
   const drain = function* (): Generator<PacketRecord[], void, undefined> {
     const out: PacketRecord[] = [];

@@ -95,6 +95,8 @@ test('readPackets over an async iterable, a web ReadableStream, a Node stream an
   assert.deepEqual(await collect(web), want);
   assert.deepEqual(await collect(Readable.from([Buffer.from(bytes.subarray(0, 5)), Buffer.from(bytes.subarray(5))])), want);
   assert.deepEqual(await collect([bytes]), want);
+  assert.deepEqual(await collect(bytes), want);
+  await assert.rejects(collect(Readable.from(['not bytes'])), { name: 'TypeError' });
   const batches: number[] = [];
   for await (const b of readBatches(chunked(bytes, 4096))) batches.push(b.length);
   assert.equal(batches.reduce((a, b) => a + b, 0), want.length);
