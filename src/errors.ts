@@ -51,6 +51,41 @@ export class RuntimeFault extends TsbpfError {
   }
 }
 
+/**
+ * A capture (pcap/pcapng) that cannot be read or written. `record` is the
+ * 0-based index of the packet record being read (the number of packets
+ * delivered before the damage); `offset` is the byte offset in the input of the
+ * record or block at fault.
+ */
+export class PcapError extends TsbpfError {
+  constructor(
+    code: string,
+    readonly reason: string,
+    readonly record: number,
+    readonly offset: number,
+  ) {
+    super('PcapError', code, `record ${record} (byte ${offset}): ${reason}`);
+  }
+}
+
+/**
+ * A map operation refused the way the kernel's bpf(2) would refuse it.
+ * `code` is the errno name ('E2BIG', 'EEXIST', 'ENOENT', 'EINVAL', ...),
+ * `errno` its number, `map` the map's name, `count` (batch operations) how
+ * many elements were processed before the failure.
+ */
+export class MapError extends TsbpfError {
+  constructor(
+    code: string,
+    readonly errno: number,
+    readonly reason: string,
+    readonly map?: string,
+    readonly count?: number,
+  ) {
+    super('MapError', code, `${map !== undefined ? `map '${map}': ` : ''}${reason} (${code})`);
+  }
+}
+
 /** Linear-memory misuse by the host: exhausted, bad free, access outside the memory. */
 export class MemoryError extends TsbpfError {
   constructor(code: string, readonly reason: string) {
@@ -91,4 +126,38 @@ export function isTsbpfError(e: unknown): e is TsbpfError {
   return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' &&
     ['DecodeError', 'AsmError', 'RuntimeFault', 'ElfError', 'VerifierError', 'PcapError', 'MapError', 'LoadError', 'MemoryError', 'ValidationError']
       .includes((e as { name?: string }).name ?? '');
+}
+
+/** One branch decision on the way to a verifier rejection: the jump at `pc` was (or was not) taken. */
+export interface VerifierPathStep {
+  readonly pc: number;
+  readonly taken: boolean;
+}
+
+/**
+ * The verifier refused a program. `pc` is the slot index of the instruction
+ * (as the kernel log numbers them), `source` the C source line when line info
+ * is known, `regs` the register state that matters (kernel log notation),
+ * `path` the branch decisions that led there, `hint` a one-line usual fix.
+ * Codes are listed in docs/verifier.md.
+ */
+export class VerifierError extends TsbpfError {
+  constructor(
+    code: string,
+    readonly reason: string,
+    readonly pc: number,
+    readonly details: {
+      readonly source?: { readonly file?: string; readonly line?: number; readonly column?: number; readonly text?: string };
+      readonly regs?: string;
+      readonly path?: readonly VerifierPathStep[];
+      readonly hint?: string;
+      readonly insn?: string;
+    } = {},
+  ) {
+    super('VerifierError', code, pc >= 0 ? `insn ${pc}: ${reason}` : reason);
+  }
+  get source(): { file?: string; line?: number; column?: number; text?: string } | undefined { return this.details.source; }
+  get regs(): string | undefined { return this.details.regs; }
+  get path(): readonly VerifierPathStep[] { return this.details.path ?? []; }
+  get hint(): string | undefined { return this.details.hint; }
 }
