@@ -11,3 +11,4 @@ export {
 } from './runtime/interpreter.js';
 export { runRaw, validate, type RawOptions, type RawResult, type ValidateOptions } from './runtime/raw.js';
 export { parseConformance, runCase, judge, type ConformanceCase, type CaseOutcome, type CaseVerdict } from './runtime/conformance.js';
+export * from './runtime/maps/index.js';

@@ -86,6 +86,24 @@ export class MapError extends TsbpfError {
   }
 }
 
+/**
+ * A map operation refused the way the kernel's bpf(2) would refuse it.
+ * `code` is the errno name ('E2BIG', 'EEXIST', 'ENOENT', 'EINVAL', ...),
+ * `errno` its number, `map` the map's name, `count` (batch operations) how
+ * many elements were processed before the failure.
+ */
+export class MapError extends TsbpfError {
+  constructor(
+    code: string,
+    readonly errno: number,
+    readonly reason: string,
+    readonly map?: string,
+    readonly count?: number,
+  ) {
+    super('MapError', code, `${map !== undefined ? `map '${map}': ` : ''}${reason} (${code})`);
+  }
+}
+
 /** Linear-memory misuse by the host: exhausted, bad free, access outside the memory. */
 export class MemoryError extends TsbpfError {
   constructor(code: string, readonly reason: string) {
