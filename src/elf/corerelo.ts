@@ -17,7 +17,10 @@
 // matches `foo`) and must agree when several match.
 
 import { ElfError } from '../errors.js';
-import { type Instruction, BPF_ALU, BPF_ALU64, BPF_LDX, BPF_ST, BPF_STX, CLASS_MASK } from '../isa/index.js';
+import {
+  type Instruction, BPF_ALU, BPF_ALU64, BPF_LDX, BPF_ST, BPF_STX, BPF_B, BPF_H, BPF_W, BPF_DW, CLASS_MASK, SIZE_MASK,
+  lookup, sizeBytes,
+} from '../isa/index.js';
 import { type Btf, type BtfType, type BtfMember } from './btf.js';
 import { type CoreReloRecord } from './btf_ext.js';
 
@@ -26,6 +29,12 @@ export interface CoreReloResult {
   readonly local: bigint;
   /** Value for the target. */
   readonly target: bigint;
+  /**
+   * field_byte_offset of a plain field whose size differs in the target:
+   * the sizes, and whether a load/store may be resized (unsigned integers,
+   * unsigned enums and pointers only: a signed value would lose its sign).
+   */
+  readonly resize?: { readonly from: number; readonly to: number; readonly ok: boolean };
 }
 
 /** Type name without a `___flavour` suffix. */
@@ -254,16 +263,29 @@ function compute(local: Btf, target: Btf, rec: CoreReloRecord, section: string):
     const lv = fieldValue(local, lf, kind, rec, section);
     if (self) return { local: lv, target: lv };
     const found = new Set<bigint>();
+    let tfound: FieldSpec | undefined;
     for (const c of candidates(local, target, local.skipQualifiers(rec.typeId))) {
       const tf = targetField(local, target, c, lf, rec.typeId);
-      if (tf) found.add(fieldValue(target, tf, kind, rec, section));
+      if (tf) {
+        found.add(fieldValue(target, tf, kind, rec, section));
+        tfound = tf;
+      }
     }
     if (found.size > 1) fail(rec, section, `ambiguous: target candidates give ${[...found].join(', ')}`);
     if (found.size === 0) {
       if (existsKind) return { local: lv, target: 0n };
       fail(rec, section, 'no matching field in the target BTF');
     }
-    return { local: lv, target: [...found][0]! };
+    const tv = [...found][0]!;
+    if (kind === 'field_byte_offset' && !lf.bitSize && tfound && !tfound.bitSize) {
+      const from = local.sizeOf(lf.type), to = target.sizeOf(tfound.type);
+      if (from !== to) {
+        const t = target.resolve(tfound.type);
+        const ok = t.kind === 'ptr' || (t.kind === 'int' && !t.signed) || ((t.kind === 'enum' || t.kind === 'enum64') && !t.signed);
+        return { local: lv, target: tv, resize: { from, to, ok } };
+      }
+    }
+    return { local: lv, target: tv };
   }
 
   if (kind === 'enumval_exists' || kind === 'enumval_value') {
@@ -334,7 +356,19 @@ export function patchCoreInsn(insn: Instruction, res: CoreReloResult, rec: CoreR
   if ((cls === BPF_LDX || cls === BPF_ST || cls === BPF_STX) && rec.kind === 'field_byte_offset') {
     if (BigInt(insn.off) !== res.local) fail(rec, section, `${insn.op.name} offset is ${insn.off}, expected ${res.local}`);
     if (res.target > 0x7fffn || res.target < -0x8000n) fail(rec, section, `offset ${res.target} does not fit 16 bits`);
-    return { ...insn, off: Number(res.target) };
+    let op = insn.op;
+    if (res.resize) {
+      // The field changed size: resize the access (libbpf does the same).
+      const { from, to, ok } = res.resize;
+      if (sizeBytes(op.opcode) !== from) fail(rec, section, `${op.name} accesses ${sizeBytes(op.opcode)} bytes of a ${from}-byte field`);
+      if (!ok) fail(rec, section, `field is ${to} bytes in the target, ${from} here, and is not unsigned: the access cannot be resized`);
+      const code = to === 1 ? BPF_B : to === 2 ? BPF_H : to === 4 ? BPF_W : to === 8 ? BPF_DW : -1;
+      if (code < 0) fail(rec, section, `field is ${to} bytes in the target: no load of that size`);
+      const next = lookup({ opcode: (op.opcode & ~SIZE_MASK) | code, dst: insn.dst, src: insn.src, off: insn.off, imm: insn.imm });
+      if (!next || next.kind !== op.kind) fail(rec, section, `no ${op.kind} of ${to} bytes`);
+      op = next;
+    }
+    return { ...insn, op, off: Number(res.target) };
   }
   return fail(rec, section, `cannot patch instruction ${insn.op.name}`);
 }

@@ -401,21 +401,23 @@ test('CO-RE: against another layout the instructions are patched to the target',
   const got = p.coreRelos.map((r) => `${r.kind} ${r.access} ${r.local}->${r.target}`);
   for (const want of [
     'field_byte_offset 0:2 6->12', // dport
-    'field_byte_offset 0:3:0 8->48', // stats.bytes
+    'field_byte_offset 0:3:0 8->40', // stats.bytes, now a __u32 in a 4-aligned stats
     'field_byte_size 0:5 12->20', // name
     'field_exists 0:4 1->0', // state is gone
-    'field_byte_offset 0:3:2 16->40', // stats.level storage unit
+    'field_byte_offset 0:3:2 16->36', // stats.level storage unit (4 bytes now)
+    'field_byte_size 0:3:2 8->4',
     'field_lshift_u64 0:3:2 56->56',
     'field_rshift_u64 0:3:1 61->61',
-    'type_size 0 40->56',
+    'type_size 0 40->48',
     'enumval_value 2 7->3',
   ]) assert.ok(got.includes(want), `${want} in\n${got.join('\n')}`);
   const idx = slotIndices(p.insns);
   const at = (slot: number) => p.insns[idx.indexOf(slot)]!;
   const ldx = p.coreRelos.find((r) => r.access === '0:3:0')!;
-  assert.equal(at(ldx.slot).off, 48);
+  assert.equal(at(ldx.slot).off, 40);
+  assert.equal(at(ldx.slot).op.name, 'ldxw', 'the u64 load of a field that is u32 in the target shrinks');
   const size = p.coreRelos.find((r) => r.kind === 'type_size')!;
-  assert.equal(at(size.slot).imm, 56);
+  assert.equal(at(size.slot).imm, 48);
   // Unsatisfiable: a target without struct conn_info.
   throwsElf(() => loadObject(read('examples/core_access.o'), { targetBtf: readBtf(read('examples/tc_mark.o')) }),
     'CORE_RELO', /apply CO-RE relocations: CO-RE relocation field_byte_offset on struct conn_info.dport access '0:2': type 'conn_info' not found|no matching field/);
