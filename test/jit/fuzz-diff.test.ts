@@ -7,13 +7,12 @@ import { type CampaignStats, describe, fuzzOne } from './fuzz.js';
 test('random valid programs: JIT and interpreter agree (R0, count, memory, stack, faults)', () => {
   const stats: CampaignStats = { programs: 0, runs: 0, faults: {}, ok: 0 };
   const bad: string[] = [];
-  const t0 = Date.now();
-  for (let seed = 1; seed <= 200 && Date.now() - t0 < 3000; seed++) {
+  // A fixed number of programs (about 1 s on an idle machine), so the test is deterministic.
+  for (let seed = 1; seed <= 80; seed++) {
     for (const d of fuzzOne(seed, stats)) if (bad.length < 3) bad.push(describe(d));
   }
   assert.deepEqual(bad, []);
   // The campaign must exercise both endings: normal exits and faults.
-  assert.ok(stats.programs >= 50, `only ${stats.programs} programs in the time limit`);
   assert.ok(stats.ok > stats.runs / 4, `too few clean runs: ${JSON.stringify(stats)}`);
   assert.ok(Object.keys(stats.faults).length >= 1, `no faults: ${JSON.stringify(stats)}`);
 });

@@ -55,7 +55,8 @@ export const SCRATCH = {
   PKT_START: 68, // i32
   PKT_LEN: 72, // i32
   BATCH_INDEX: 76, // i32
-  SIZE: 80,
+  FUEL_OUT: 80, // i32, fuel left after `run`
+  SIZE: 88,
 } as const;
 
 /** Codes passed to the `fault` import. */
@@ -144,7 +145,7 @@ export function compileProgram(insns: readonly Instruction[], opts: JitCompileOp
   const tFn = m.type(FN_PARAMS, FN_RESULTS);
   const fnIndex = new Map<number, number>(); // entry insn -> function index
   for (const e of cfg.entries) fnIndex.set(e, m.declare(tFn));
-  const tRun = m.type([I32, I32], [I32]);
+  const tRun = m.type([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I64]);
   const tBatch = m.type([I32, I32, I32, I32, I32, I32], [I32]);
   const fRun = m.declare(tRun);
   const fBatch = m.declare(tBatch);
@@ -183,25 +184,29 @@ export function compileProgram(insns: readonly Instruction[], opts: JitCompileOp
 }
 
 /**
- * `run(stackTop, fuel) -> fuel`: R1-R5 from the scratch area, R0 back into it.
- * Every other register starts at zero, as in the interpreter.
+ * `run(stackTop, fuel, a1lo, a1hi, ..., a5lo, a5hi) -> r0`: R1-R5 arrive as
+ * i32 halves (cheap to pass from JS, no BigInt), the fuel left goes to the
+ * scratch area. Every other register starts at zero, as in the interpreter.
  */
 function runEntry(main: number): Code {
-  const c = new Code(2);
+  const c = new Code(12);
+  const fuel = c.local(I32);
   const r0 = c.local(I64);
   c.get(0); c.gset(G_STACKTOP);
   c.i64s(0);
-  for (let r = 1; r <= 5; r++) { c.gget(G_SCRATCH); c.mem(Op.i64_load, 3, SCRATCH.ARGS + (r - 1) * 8); }
+  for (let r = 1; r <= 5; r++) {
+    c.get(2 * r + 1); c.op(Op.i64_extend_i32_u); c.i64s(32); c.op(Op.i64_shl);
+    c.get(2 * r); c.op(Op.i64_extend_i32_u); c.op(Op.i64_or);
+  }
   for (let r = 6; r <= 9; r++) c.i64s(0);
   c.i32(0);
   c.get(1);
   c.call(main);
-  const fuel = c.local(I32);
   c.set(fuel);
   for (let r = 5; r >= 1; r--) c.op(Op.drop);
   c.set(r0);
-  c.gget(G_SCRATCH); c.get(r0); c.mem(Op.i64_store, 3, SCRATCH.R0);
-  c.get(fuel);
+  c.gget(G_SCRATCH); c.get(fuel); c.mem(Op.i32_store, 2, SCRATCH.FUEL_OUT);
+  c.get(r0);
   c.end();
   return c;
 }

@@ -77,7 +77,8 @@ interface Compiled {
 }
 
 interface Exports {
-  run(stackTop: number, fuel: number): number;
+  run(stackTop: number, fuel: number, a1lo: number, a1hi: number, a2lo: number, a2hi: number, a3lo: number, a3hi: number,
+    a4lo: number, a4hi: number, a5lo: number, a5hi: number): bigint;
   batch(stackTop: number, budget: number, n: number, args: number, r0s: number, counts: number): number;
 }
 
@@ -366,6 +367,23 @@ function writeR0(dv: DataView, at: number, v: bigint | number | void): void {
   dv.setBigUint64(at, BigInt.asUintN(64, v), true);
 }
 
+/** Argument registers as i32 halves (lo, hi) for `run`. */
+const ARGV = new Int32Array(10);
+
+function splitArgs(out: Int32Array, args: ReadonlyArray<bigint | number> | undefined): void {
+  for (let i = 0; i < 5; i++) {
+    const v = args !== undefined && i < args.length ? args[i]! : 0;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= -0x80000000 && v <= 0xffffffff) {
+      out[2 * i] = v | 0;
+      out[2 * i + 1] = v < 0 ? -1 : 0;
+    } else {
+      const u = BigInt.asUintN(64, BigInt(v));
+      out[2 * i] = Number(u & 0xffffffffn) | 0;
+      out[2 * i + 1] = Number(u >> 32n) | 0;
+    }
+  }
+}
+
 /** Write argument registers (missing ones are 0) as 64-bit little-endian values at `at`. */
 function writeArgs(dv: DataView, at: number, args: ReadonlyArray<bigint | number> | undefined): void {
   for (let i = 0; i < 5; i++) {
@@ -473,15 +491,14 @@ export class JitProgram {
   /** Run once. Same contract as the interpreter's `execute`. */
   run(env: RunEnv): RunResult {
     const { host, stackTop } = this.begin(env);
-    const s = host.scratch;
-    writeArgs(viewOf(env.memory), s + SCRATCH.ARGS, env.args);
+    const a = ARGV;
+    splitArgs(a, env.args);
     host.busy = true;
     try {
-      const fuel = host.exports.run(stackTop, host.budget);
-      const dv = viewOf(env.memory);
-      const lo = dv.getUint32(s + SCRATCH.R0, true);
-      const hi = dv.getUint32(s + SCRATCH.R0 + 4, true);
-      return { r0: hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo), insnCount: host.budget - fuel };
+      let r0 = host.exports.run(stackTop, host.budget, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!);
+      if (r0 < 0n) r0 = BigInt.asUintN(64, r0);
+      const fuel = viewOf(env.memory).getInt32(host.scratch + SCRATCH.FUEL_OUT, true);
+      return { r0, insnCount: host.budget - fuel };
     } catch (e) {
       env.memory.refresh();
       return host.translate(e);
