@@ -113,7 +113,7 @@ test('fuzz: random byte flips never throw anything but ElfError', () => {
   let ok = 0, rejected = 0;
   for (const obj of objects()) {
     const b = read(obj);
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 150; i++) {
       const c = b.slice();
       const flips = 1 + Math.floor(next() * 4);
       for (let k = 0; k < flips; k++) c[Math.floor(next() * c.length)] ^= 1 << Math.floor(next() * 8);
@@ -131,7 +131,7 @@ test('fuzz: flips aimed at .BTF, .BTF.ext, symbols and code', () => {
     for (const name of ['.BTF', '.BTF.ext', '.symtab', '.text', '.maps', '.relsocket', 'raw_tp/sys_enter']) {
       const s = elf.sectionByName(name);
       if (!s || s.size === 0) continue;
-      for (let i = 0; i < 150; i++) {
+      for (let i = 0; i < 100; i++) {
         const c = b.slice();
         const at = s.offset + Math.floor(next() * s.size);
         c[at] = Math.floor(next() * 256);
