@@ -75,6 +75,13 @@ export interface JitCompileOptions {
   readonly checked: boolean;
   /** The memory the module will run on is shared (use Wasm atomics). */
   readonly shared: boolean;
+  /**
+   * How helper arguments cross into JS: as five i64 parameters (default; V8
+   * makes the BigInts the helpers take), or stored to the scratch area with
+   * only i32 parameters (the JS side reads them back as BigInts). Kept for
+   * the micro-benchmark that compares them.
+   */
+  readonly helperAbi?: 'i64' | 'scratch';
 }
 
 export interface CompiledCode {
@@ -87,10 +94,11 @@ export interface CompiledCode {
   readonly entrySlots: readonly number[];
   /** Functions compiled with the irreducible-graph dispatcher. */
   readonly dispatchers: number;
+  readonly helperAbi: 'i64' | 'scratch';
 }
 
 // Imported functions.
-const F_HELPER = 0; // (id, pc, fuel) -> ()
+const F_HELPER = 0; // scratch ABI: (id, pc, fuel) -> (); i64 ABI: (r1..r5, id, pc, fuel) -> r0
 const F_FAULT = 1; // (kind, pc, a, b) -> ()
 const F_MEMSLOW = 2; // (pc, lo, hi, depth) -> ()
 const F_STOP0 = 3; // (pc, fuel) -> ()
@@ -130,7 +138,7 @@ const STORE: Record<number, [Op, number]> = { 1: [Op.i64_store8, 0], 2: [Op.i64_
 export function compileProgram(insns: readonly Instruction[], opts: JitCompileOptions): CompiledCode {
   const cfg = buildCfg(insns);
   const m = new ModuleBuilder();
-  const tHelper = m.type([I32, I32, I32], []);
+  const tHelper = opts.helperAbi === 'scratch' ? m.type([I32, I32, I32], []) : m.type([I64, I64, I64, I64, I64, I32, I32, I32], [I64]);
   const tFault = m.type([I32, I32, I32, I32], []);
   const tMem = m.type([I32, I32, I32, I32], []);
   const tStop = m.type([I32, I32], []);
@@ -179,7 +187,7 @@ export function compileProgram(insns: readonly Instruction[], opts: JitCompileOp
   });
   return {
     bytes: built.bytes, cfg, offsets, offsetPcs,
-    entrySlots: cfg.entries.map((e) => cfg.slot[e]!), dispatchers,
+    entrySlots: cfg.entries.map((e) => cfg.slot[e]!), dispatchers, helperAbi: opts.helperAbi ?? 'i64',
   };
 }
 
@@ -842,12 +850,18 @@ class FnGen {
   /** Helper call: helper `id`, or (idLocal >= 0) the id in that i32 local. Arguments go through the scratch area. */
   private helperCall(pc: number, id: number, idLocal: number): void {
     const c = this.code;
-    for (let r = 1; r <= 5; r++) { c.gget(G_SCRATCH); c.get(r); c.mem(Op.i64_store, 3, SCRATCH.ARGS + (r - 1) * 8); }
+    if (this.opts.helperAbi === 'scratch') {
+      for (let r = 1; r <= 5; r++) { c.gget(G_SCRATCH); c.get(r); c.mem(Op.i64_store, 3, SCRATCH.ARGS + (r - 1) * 8); }
+    } else {
+      for (let r = 1; r <= 5; r++) c.get(r);
+    }
     if (idLocal >= 0) c.get(idLocal); else c.i32(id);
     c.i32(pc); c.get(FUEL);
     c.call(F_HELPER);
-    c.gget(G_SCRATCH); c.mem(Op.i64_load, 3, SCRATCH.R0); c.set(0);
+    if (this.opts.helperAbi === 'scratch') { c.gget(G_SCRATCH); c.mem(Op.i64_load, 3, SCRATCH.R0); }
+    c.set(0);
   }
+
 
   /** bpf-to-bpf call of function `fn` (-1: the target slot `t` is not an instruction). */
   private localCall(pc: number, fn: number, t: number): void {

@@ -39,6 +39,8 @@ export interface JitMode {
   readonly checked?: boolean;
   /** Compile for a shared memory (default: whatever the memory is). */
   readonly shared?: boolean;
+  /** Helper-call ABI (see JitCompileOptions.helperAbi); for measurements. */
+  readonly helperAbi?: 'i64' | 'scratch';
 }
 
 export interface CompileStats {
@@ -68,6 +70,7 @@ interface Mode {
   readonly key: string;
   readonly checked: boolean;
   readonly shared: boolean;
+  readonly helperAbi: 'i64' | 'scratch';
 }
 
 interface Compiled {
@@ -196,7 +199,10 @@ class Host {
       env: {
         memory: mem.wasm,
         scratch: this.scratch,
-        helper: (id: number, pc: number, fuel: number): void => this.helper(id, pc, fuel),
+        helper: compiled.code.helperAbi === 'scratch'
+          ? (id: number, pc: number, fuel: number): void => this.helperScratch(id, pc, fuel)
+          : (a: bigint, b: bigint, c: bigint, d: bigint, e: bigint, id: number, pc: number, fuel: number): bigint =>
+            this.helper64(a, b, c, d, e, id, pc, fuel),
         fault: (kind: number, pc: number, a: number, b: number): void => this.fault(kind, pc, a, b),
         memslow: (pc: number, lo: number, hi: number, depth: number): void => this.memslow(pc, lo, hi, depth),
         stop0: (_pc: number, fuel: number): void => { throw new Stop(0n, this.budget - fuel); },
@@ -206,7 +212,32 @@ class Host {
     this.exports = inst.exports as unknown as Exports;
   }
 
-  private helper(id: number, pc: number, fuel: number): void {
+  /** A helper call with the arguments as i64 parameters (signed BigInts from V8) and R0 as the i64 result. */
+  private helper64(a: bigint, b: bigint, c: bigint, d: bigint, e: bigint, id: number, pc: number, fuel: number): bigint {
+    const h = this.helpers.get(id);
+    if (!h) throw new RuntimeFault('FAULT_UNKNOWN_HELPER', `call to unknown helper ${id}`, pc);
+    const ctx = this.ctx;
+    ctx.pc = pc;
+    let ret: bigint | number | void;
+    try {
+      ret = h.impl(a < 0n ? BigInt.asUintN(64, a) : a, b < 0n ? BigInt.asUintN(64, b) : b, c < 0n ? BigInt.asUintN(64, c) : c,
+        d < 0n ? BigInt.asUintN(64, d) : d, e < 0n ? BigInt.asUintN(64, e) : e, ctx);
+    } catch (err) {
+      if (isTsbpfError(err)) throw err;
+      throw new RuntimeFault('FAULT_HELPER', `helper ${h.name} (${id}) failed: ${err instanceof Error ? err.message : String(err)}`, pc);
+    }
+    if (ctx.stopped) {
+      ctx.stopped = false;
+      throw new Stop(ctx.stopR0, this.budget - fuel);
+    }
+    // As the interpreter's writeR0; the Wasm boundary wraps a BigInt to 64 bits.
+    if (ret === undefined) return 0n;
+    if (typeof ret === 'bigint') return ret;
+    return Number.isInteger(ret) && ret >= -0x80000000 && ret <= 0xffffffff ? BigInt(ret) : BigInt(Math.trunc(Number.isFinite(ret) ? ret : 0));
+  }
+
+  /** A helper call with the arguments in the scratch area. */
+  private helperScratch(id: number, pc: number, fuel: number): void {
     const h = this.helpers.get(id);
     if (!h) throw new RuntimeFault('FAULT_UNKNOWN_HELPER', `call to unknown helper ${id}`, pc);
     const ctx = this.ctx;
@@ -409,14 +440,16 @@ export class JitProgram {
   /** The host of the last run (most programs run on one memory in one mode). */
   private last?: { readonly mem: LinearMemory; readonly checked: boolean; readonly host: Host };
 
-  constructor(insns: readonly Instruction[]) {
+  /** @param helperAbi how helper arguments are passed (default i64; 'scratch' for comparisons). */
+  constructor(insns: readonly Instruction[], private readonly helperAbi: 'i64' | 'scratch' = 'i64') {
     this.insns = insns;
   }
 
   private modeOf(mem: LinearMemory | undefined, m: JitMode): Mode {
     const checked = m.checked ?? true;
     const shared = m.shared ?? (mem ? memInfo(mem).shared : false);
-    return { key: (checked ? 'checked' : 'unchecked') + (shared ? '-shared' : ''), checked, shared };
+    const helperAbi = m.helperAbi ?? this.helperAbi;
+    return { key: (checked ? 'checked' : 'unchecked') + (shared ? '-shared' : '') + (helperAbi === 'scratch' ? '-scratch' : ''), checked, shared, helperAbi };
   }
 
   /** Compile the module of a mode now (it is otherwise compiled on first run). */
