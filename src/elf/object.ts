@@ -422,9 +422,10 @@ function resolveRelocations(elf: ElfFile, code: Map<number, CodeSection>, maps: 
   const legacySec = elf.sectionByName('maps');
   const legacyByOffset = new Map<number, string>();
   if (legacySec) {
-    const legacy = maps.filter((m) => m.origin === 'legacy');
-    const defSize = legacy.length ? legacySec.size / legacy.length : 0;
-    legacy.forEach((m, i) => legacyByOffset.set(i * defSize, m.name));
+    const names = new Set(maps.filter((m) => m.origin === 'legacy').map((m) => m.name));
+    for (const y of elf.symbols) {
+      if (y.shndx === legacySec.index && y.type !== STT_SECTION && names.has(y.name)) legacyByOffset.set(y.value, y.name);
+    }
   }
   const btfMapByOffset = new Map<number, string>();
   if (mapsSec) {
