@@ -39,11 +39,10 @@
 import type { Instruction } from '../../isa/instruction.js';
 import { BPF_PSEUDO_FUNC, MAX_CALL_FRAMES, STACK_SIZE } from '../../isa/opcodes.js';
 import type { JmpOp } from '../../isa/table.js';
+import { CODE_ADDR_TAG } from '../interpreter.js';
 import { type FunctionGraph, type ProgramCfg, buildCfg, functionGraph } from './cfg.js';
 import { AtomicOp, Code, I32, I64, ModuleBuilder, Op, type ValType } from './wasm.js';
 
-/** High word of a code address; must equal the interpreter's CODE_ADDR_TAG. */
-export const CODE_ADDR_TAG = 0x7c0de000 | 0;
 
 /** Layout of the per-memory scratch area the compiled code and the host share. */
 export const SCRATCH = {

@@ -19,9 +19,9 @@ import { RuntimeFault, isTsbpfError } from '../../errors.js';
 import type { Instruction } from '../../isa/instruction.js';
 import { MAX_CALL_FRAMES, STACK_SIZE } from '../../isa/opcodes.js';
 import { type HelperContext, HelperRegistry, defaultHelpers } from '../helpers.js';
-import { DEFAULT_BUDGET, type RunEnv, type RunResult, STACK_AREA } from '../interpreter.js';
+import { CODE_ADDR_TAG, DEFAULT_BUDGET, type RunEnv, type RunResult, STACK_AREA } from '../interpreter.js';
 import type { LinearMemory, Region } from '../memory.js';
-import { CODE_ADDR_TAG, type CompiledCode, FaultKind, SCRATCH, compileProgram } from './compile.js';
+import { type CompiledCode, FaultKind, SCRATCH, compileProgram } from './compile.js';
 
 const TWO32 = 4294967296;
 /** Largest budget the i32 fuel counter holds (bigger budgets are clamped). */
