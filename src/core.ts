@@ -9,6 +9,9 @@ export {
   DEFAULT_BUDGET, CODE_ADDR_TAG, STACK_AREA, prepare, execute, Interpreter,
   type PreparedProgram, type RunEnv, type RunResult,
 } from './runtime/interpreter.js';
+export {
+  JitProgram, jitCompile, jitExecute, type BatchInputs, type BatchResult, type CompileStats, type JitMode,
+} from './runtime/jit/index.js';
 export { runRaw, validate, type RawOptions, type RawResult, type ValidateOptions } from './runtime/raw.js';
 export { parseConformance, runCase, judge, type ConformanceCase, type CaseOutcome, type CaseVerdict } from './runtime/conformance.js';
 export * from './runtime/maps/index.js';
