@@ -201,20 +201,23 @@ export async function* byteChunks(source: ByteSource | Uint8Array): AsyncGenerat
       for (;;) {
         const r = await reader.read();
         if (r.done) { done = true; return; }
-        if (r.value) yield r.value;
+        if (r.value !== undefined) yield bytesOf(r.value);
       }
     } finally {
       if (!done) await reader.cancel().catch(() => undefined);
       reader.releaseLock();
     }
   } else {
-    for await (const c of source as AsyncIterable<unknown>) {
-      if (!(c instanceof Uint8Array) && !ArrayBuffer.isView(c)) {
-        throw new TypeError(`capture source yielded a ${typeof c}, not bytes (a stream with an encoding set?)`);
-      }
-      yield c instanceof Uint8Array ? c : new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
-    }
+    for await (const c of source as AsyncIterable<unknown>) yield bytesOf(c);
   }
+}
+
+/** A plain Uint8Array view of a chunk (not a Buffer or other subclass), so records look the same from any source. */
+function bytesOf(c: unknown): Uint8Array {
+  if (!ArrayBuffer.isView(c)) {
+    throw new TypeError(`capture source yielded a ${typeof c}, not bytes (a stream with an encoding set?)`);
+  }
+  return c.constructor === Uint8Array ? c as Uint8Array : new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
 }
 
 /**
@@ -269,4 +272,21 @@ function flat(parts: readonly Uint8Array[], max: number): Uint8Array {
     if (o === max) break;
   }
   return out;
+}
+
+/**
+ * A web TransformStream from capture bytes to packet records, e.g.
+ * `response.body.pipeThrough(packetStream())`. Damage errors the stream after
+ * the packets before it have been enqueued.
+ */
+export function packetStream(opts: ParserOptions = {}): TransformStream<Uint8Array, PacketRecord> {
+  const p = new CaptureParser(opts);
+  return new TransformStream<Uint8Array, PacketRecord>({
+    transform(chunk, controller) {
+      for (const r of p.feed(chunk)) controller.enqueue(r);
+    },
+    flush(controller) {
+      for (const r of p.end()) controller.enqueue(r);
+    },
+  });
 }

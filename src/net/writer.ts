@@ -109,3 +109,17 @@ export class ChunkEncoder {
     this.pending = null;
   }
 }
+
+/** A web TransformStream from records to capture bytes (chunks of about `chunkSize`). */
+export function captureStream(opts: EncodeOptions = {}): TransformStream<PacketInput, Uint8Array> {
+  const enc = new ChunkEncoder(createWriter(opts), opts.chunkSize ?? 65536);
+  return new TransformStream<PacketInput, Uint8Array>({
+    transform(rec, controller) {
+      const full = enc.add(rec);
+      if (full) controller.enqueue(full);
+    },
+    flush(controller) {
+      for (const c of enc.finish()) controller.enqueue(c);
+    },
+  });
+}

@@ -8,6 +8,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import {
   CaptureParser, Rng, parseCapture, readPackets, readBatches, writeCapture, encodeCapture, encodeCaptureSync,
+  packetStream, captureStream, type PacketInput,
   generateFlows, dnsQueries, mergeByTime, type PacketRecord, type WriterOptions,
 } from '../../src/net/index.js';
 import { readCaptureFile, writeCaptureFile, readCaptureFileBatches } from '../../src/cli/pcap-stream.js';
@@ -103,6 +104,44 @@ test('readPackets over an async iterable, a web ReadableStream, a Node stream an
   assert.ok(batches.length > 1);
 });
 
+function webSource<T>(items: T[]): ReadableStream<T> {
+  let i = 0;
+  return new ReadableStream<T>({ pull(c) { if (i < items.length) c.enqueue(items[i++]!); else c.close(); } });
+}
+
+async function drainWeb<T>(s: ReadableStream<T>): Promise<{ got: T[]; err: unknown }> {
+  const got: T[] = [];
+  const reader = s.getReader();
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) return { got, err: undefined };
+      got.push(r.value);
+    }
+  } catch (e) {
+    return { got, err: e };
+  }
+}
+
+test('web TransformStreams: records -> captureStream -> packetStream -> records', async () => {
+  for (const [name, opts] of FORMATS) {
+    const bytes = await drainWeb(webSource<PacketInput>(traffic).pipeThrough(captureStream({ ...opts, chunkSize: 2000 })));
+    assert.equal(bytes.err, undefined);
+    assert.ok(bytes.got.length > 5, name);
+    assert.deepEqual(Buffer.concat(bytes.got), Buffer.from(writeCapture(traffic, opts)), name);
+    const recs = await drainWeb(webSource(bytes.got).pipeThrough(packetStream()));
+    assert.equal(recs.err, undefined);
+    assert.deepEqual(recs.got.map(key), parseCapture(writeCapture(traffic, opts)).map(key), name);
+  }
+  // Damage: the packets before it come out, then the stream errors.
+  const whole = writeCapture(traffic.slice(0, 5), { format: 'pcap' });
+  const cut = whole.subarray(0, whole.length - 3);
+  const r = await drainWeb(webSource([cut.slice(0, 50), cut.slice(50)]).pipeThrough(packetStream()));
+  assert.equal(r.got.length, 4);
+  assert.equal((r.err as PcapError).code, 'PCAP_TRUNCATED');
+  assert.equal((r.err as PcapError).record, 4);
+});
+
 test('stopping early cancels a web ReadableStream', async () => {
   const bytes = writeCapture(traffic, { format: 'pcap' });
   let cancelled = false;
@@ -184,7 +223,7 @@ test('node adapter: write a file, read it back (records and batches)', async () 
 });
 
 /** A capture of `mb` MiB as fresh chunks of `chunk` bytes: a header, then a block of records repeated. */
-function* bigCapture(mb: number, chunk: number, frameSize = 64): Generator<Uint8Array> {
+function* bigCapture(mb: number, chunk: number, frameSize = 600): Generator<Uint8Array> {
   const recs = [...generateFlows({ flows: 200, seed: 3, sizes: frameSize, packetsPerFlow: 10 })];
   const full = writeCapture(recs, { format: 'pcap' });
   const header = full.subarray(0, 24);

@@ -3,24 +3,25 @@
 // Skips when tshark is not installed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  buildPacket, generateFlows, dnsQueries, synFlood, mergeByTime, parseCapture, writeCapture,
+  buildPacket, generateFlows, dnsQueries, synFlood, mergeByTime, parseCapture, writeCapture, readPackets,
   LINKTYPE_RAW, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_ETHERNET, type PacketInput, type WriterOptions,
 } from '../../src/net/index.js';
 
-function hasTshark(): boolean {
+function has(tool: string): boolean {
   try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore', timeout: 30000 });
+    execFileSync(tool, ['--version'], { stdio: 'ignore', timeout: 30000 });
     return true;
   } catch {
     return false;
   }
 }
-const skip = hasTshark() ? false : 'tshark is not installed (apt-get install tshark)';
+const skip = has('tshark') ? false : 'tshark is not installed (apt-get install tshark)';
+const skipTcpdump = has('tcpdump') ? false : 'tcpdump is not installed (apt-get install tcpdump)';
 
 const T = 1_700_000_000_000_000_000n;
 const extra: PacketInput[] = [
@@ -100,5 +101,21 @@ test('tshark reads what the writers write', { skip }, () => {
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tcpdump -w - piped into readPackets', { skip: skipTcpdump }, async () => {
+  const file = new URL('../../../test/fixtures/net/editcap-ns.pcap', import.meta.url);
+  const want = parseCapture(new Uint8Array(readFileSync(file)));
+  for (const args of [['-r', file.pathname, '-w', '-'], ['--time-stamp-precision=nano', '-r', file.pathname, '-w', '-']]) {
+    const child = spawn('tcpdump', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    const got = [];
+    for await (const r of readPackets(child.stdout)) got.push(r);
+    assert.equal(got.length, want.length);
+    const nano = args[0]!.startsWith('--time');
+    got.forEach((r, i) => {
+      assert.deepEqual(r.data, want[i]!.data);
+      assert.equal(r.ts, nano ? want[i]!.ts : want[i]!.ts - (want[i]!.ts % 1000n));
+    });
   }
 });
