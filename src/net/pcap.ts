@@ -213,17 +213,29 @@ export class PcapWriter {
     if (origLen < caplen || origLen > 0xffffffff) {
       throw new PcapError('PCAP_WRITE_LENGTH', `original length ${origLen} is less than the ${caplen} bytes captured`, index, off);
     }
-    const dv = new DataView(out.buffer, out.byteOffset + off, PCAP_RECORD_HEADER_LEN);
+    const dv = this.viewOf(out);
     const le = this.littleEndian;
     const sec = ts / NS_PER_S;
     const ns = Number(ts - sec * NS_PER_S);
-    dv.setUint32(0, Number(sec), le);
-    dv.setUint32(4, this.nanos ? ns : Math.floor(ns / 1000), le);
-    dv.setUint32(8, caplen, le);
-    dv.setUint32(12, origLen, le);
+    dv.setUint32(off, Number(sec), le);
+    dv.setUint32(off + 4, this.nanos ? ns : Math.floor(ns / 1000), le);
+    dv.setUint32(off + 8, caplen, le);
+    dv.setUint32(off + 12, origLen, le);
     out.set(caplen === rec.data.length ? rec.data : rec.data.subarray(0, caplen), off + PCAP_RECORD_HEADER_LEN);
     this.count++;
     return off + PCAP_RECORD_HEADER_LEN + caplen;
+  }
+
+  private dvOut: Uint8Array | null = null;
+  private dv: DataView | null = null;
+
+  /** A DataView of `out`, kept while the caller keeps encoding into the same array. */
+  private viewOf(out: Uint8Array): DataView {
+    if (out !== this.dvOut || this.dv === null) {
+      this.dvOut = out;
+      this.dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    }
+    return this.dv;
   }
 
   /** Bytes that must precede `rec`: the file header before the first record, then nothing. */

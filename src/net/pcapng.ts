@@ -563,6 +563,17 @@ export class PcapngWriter {
     return out;
   }
 
+  private dvOut: Uint8Array | null = null;
+  private dv: DataView | null = null;
+
+  private viewOf(out: Uint8Array): DataView {
+    if (out !== this.dvOut || this.dv === null) {
+      this.dvOut = out;
+      this.dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    }
+    return this.dv;
+  }
+
   /** Bytes that must precede `rec` (section header, new interface blocks), or null. */
   prepare(rec?: PacketInput): Uint8Array | null {
     const parts: Uint8Array[] = [];
@@ -619,18 +630,18 @@ export class PcapngWriter {
     }
     const opts = this.optionsOf(rec);
     const len = 32 + ((caplen + 3) & ~3) + (opts ? opts.length : 0);
-    const dv = new DataView(out.buffer, out.byteOffset + off, len);
-    dv.setUint32(0, BT_EPB, le);
-    dv.setUint32(4, len, le);
-    dv.setUint32(8, iface, le);
-    dv.setUint32(12, Number(units >> 32n), le);
-    dv.setUint32(16, Number(units & 0xffffffffn), le);
-    dv.setUint32(20, caplen, le);
-    dv.setUint32(24, origLen, le);
+    const dv = this.viewOf(out);
+    dv.setUint32(off, BT_EPB, le);
+    dv.setUint32(off + 4, len, le);
+    dv.setUint32(off + 8, iface, le);
+    dv.setUint32(off + 12, Number(units >> 32n), le);
+    dv.setUint32(off + 16, Number(units & 0xffffffffn), le);
+    dv.setUint32(off + 20, caplen, le);
+    dv.setUint32(off + 24, origLen, le);
     out.set(caplen === rec.data.length ? rec.data : rec.data.subarray(0, caplen), off + 28);
     out.fill(0, off + 28 + caplen, off + 28 + ((caplen + 3) & ~3));
     if (opts) out.set(opts, off + 28 + ((caplen + 3) & ~3));
-    dv.setUint32(len - 4, len, le);
+    dv.setUint32(off + len - 4, len, le);
     this.count++;
     return off + len;
   }
