@@ -142,28 +142,36 @@ export interface FunctionGraph {
 
 export function functionGraph(cfg: ProgramCfg, entry: number): FunctionGraph {
   const nb = cfg.blocks.length;
+  const blocks = cfg.blocks;
   const start = cfg.blockOf[entry]!;
-  // Iterative DFS for postorder.
-  const state = new Uint8Array(nb); // 0 new, 1 on stack, 2 done
+
+  // One iterative DFS: preorder numbers (for the dominator algorithm), DFS
+  // tree parents, and postorder (reversed: the emission order).
+  const dfn = new Int32Array(nb).fill(-1); // block -> preorder number
+  const vertex: number[] = []; // preorder number -> block
+  const parent: number[] = []; // preorder number -> parent's preorder number
   const post: number[] = [];
   const stack: number[] = [start];
   const next: number[] = [0];
-  state[start] = 1;
+  dfn[start] = 0;
+  vertex.push(start);
+  parent.push(-1);
   while (stack.length) {
     const top = stack.length - 1;
     const b = stack[top]!;
-    const succ = cfg.blocks[b]!.succ;
+    const succ = blocks[b]!.succ;
     const k = next[top]!;
     if (k < succ.length) {
       next[top] = k + 1;
-      const s = succ[k]!;
-      if (state[s] === 0) {
-        state[s] = 1;
-        stack.push(s);
+      const t = succ[k]!;
+      if (dfn[t] === -1) {
+        dfn[t] = vertex.length;
+        vertex.push(t);
+        parent.push(dfn[b]!);
+        stack.push(t);
         next.push(0);
       }
     } else {
-      state[b] = 2;
       post.push(b);
       stack.pop();
       next.pop();
@@ -171,45 +179,94 @@ export function functionGraph(cfg: ProgramCfg, entry: number): FunctionGraph {
   }
   const rpo = post.reverse();
   const order = new Int32Array(nb).fill(-1);
-  rpo.forEach((b, i) => { order[b] = i; });
+  for (let i = 0; i < rpo.length; i++) order[rpo[i]!] = i;
+  const n = vertex.length;
 
-  // Predecessors in compressed rows: preds of b are pred[predStart[b] .. predStart[b + 1]).
-  const predStart = new Int32Array(nb + 1);
-  for (const b of rpo) for (const s of cfg.blocks[b]!.succ) predStart[s + 1]++;
-  for (let i = 0; i < nb; i++) predStart[i + 1] += predStart[i]!;
-  const pred = new Int32Array(predStart[nb]!);
-  const fill = predStart.slice(0, nb);
-  for (const b of rpo) for (const s of cfg.blocks[b]!.succ) pred[fill[s]!++] = b;
+  // Predecessors (as preorder numbers) in compressed rows.
+  const predStart = new Int32Array(n + 1);
+  for (let v = 0; v < n; v++) for (const t of blocks[vertex[v]!]!.succ) predStart[dfn[t]! + 1]++;
+  for (let i = 0; i < n; i++) predStart[i + 1] += predStart[i]!;
+  const pred = new Int32Array(predStart[n]!);
+  const fill = predStart.slice(0, n);
+  for (let v = 0; v < n; v++) for (const t of blocks[vertex[v]!]!.succ) pred[fill[dfn[t]!]!++] = v;
 
-  // Dominators (Cooper, Harvey, Kennedy: "A Simple, Fast Dominance Algorithm").
+  // Dominators: Lengauer and Tarjan, "A fast algorithm for finding dominators
+  // in a flowgraph" (1979), simple version with path compression; all in
+  // preorder numbers. Near-linear even where the iterative algorithm is
+  // quadratic (long chains of blocks that all merge further down).
+  const semi = new Int32Array(n);
+  const idomN = new Int32Array(n);
+  const ancestor = new Int32Array(n).fill(-1);
+  const label = new Int32Array(n);
+  const bucketHead = new Int32Array(n).fill(-1);
+  const bucketNext = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) { semi[i] = i; label[i] = i; }
+  const path: number[] = [];
+  const evalNode = (v: number): number => {
+    if (ancestor[v] === -1) return v;
+    let x = v;
+    while (ancestor[ancestor[x]!] !== -1) { path.push(x); x = ancestor[x]!; }
+    while (path.length) {
+      const y = path.pop()!;
+      const a = ancestor[y]!;
+      if (semi[label[a]!]! < semi[label[y]!]!) label[y] = label[a]!;
+      ancestor[y] = ancestor[a]!;
+    }
+    return label[v]!;
+  };
+  for (let w = n - 1; w > 0; w--) {
+    for (let k = predStart[w]!; k < predStart[w + 1]!; k++) {
+      const u = evalNode(pred[k]!);
+      if (semi[u]! < semi[w]!) semi[w] = semi[u]!;
+    }
+    const sw = semi[w]!;
+    bucketNext[w] = bucketHead[sw]!;
+    bucketHead[sw] = w;
+    const pw = parent[w]!;
+    ancestor[w] = pw;
+    for (let v = bucketHead[pw]!; v !== -1; v = bucketNext[v]!) {
+      const u = evalNode(v);
+      idomN[v] = semi[u]! < semi[v]! ? u : pw;
+    }
+    bucketHead[pw] = -1;
+  }
+  for (let w = 1; w < n; w++) if (idomN[w] !== semi[w]) idomN[w] = idomN[idomN[w]!]!;
   const idom = new Int32Array(nb).fill(-1);
   idom[start] = start;
-  const intersect = (a: number, b: number): number => {
-    while (a !== b) {
-      while (order[a]! > order[b]!) a = idom[a]!;
-      while (order[b]! > order[a]!) b = idom[b]!;
-    }
-    return a;
-  };
-  for (let changed = true; changed;) {
-    changed = false;
-    for (let i = 1; i < rpo.length; i++) {
-      const b = rpo[i]!;
-      let d = -1;
-      for (let k = predStart[b]!; k < predStart[b + 1]!; k++) {
-        const p = pred[k]!;
-        if (idom[p] === -1) continue;
-        d = d === -1 ? p : intersect(p, d);
-      }
-      if (d !== idom[b]) { idom[b] = d; changed = true; }
+  for (let w = 1; w < n; w++) idom[vertex[w]!] = vertex[idomN[w]!]!;
+
+  // Dominator-tree intervals, so "a dominates b" is two comparisons.
+  const kidStart = new Int32Array(n + 1);
+  for (let w = 1; w < n; w++) kidStart[idomN[w]! + 1]++;
+  for (let i = 0; i < n; i++) kidStart[i + 1] += kidStart[i]!;
+  const kids = new Int32Array(Math.max(0, n - 1));
+  const kfill = kidStart.slice(0, n);
+  for (let w = 1; w < n; w++) kids[kfill[idomN[w]!]!++] = w;
+  const tin = new Int32Array(n);
+  const tout = new Int32Array(n);
+  let clock = 0;
+  const ts: number[] = [0];
+  const tk: number[] = [kidStart[0]!];
+  tin[0] = clock++;
+  while (ts.length) {
+    const top = ts.length - 1;
+    const v = ts[top]!;
+    const k = tk[top]!;
+    if (k < kidStart[v + 1]!) {
+      tk[top] = k + 1;
+      const c = kids[k]!;
+      tin[c] = clock++;
+      ts.push(c);
+      tk.push(kidStart[c]!);
+    } else {
+      tout[v] = clock++;
+      ts.pop();
+      tk.pop();
     }
   }
   const dominates = (a: number, b: number): boolean => {
-    for (;;) {
-      if (a === b) return true;
-      if (b === start) return false;
-      b = idom[b]!;
-    }
+    const x = dfn[a]!, y = dfn[b]!;
+    return tin[x]! <= tin[y]! && tout[y]! <= tout[x]!;
   };
 
   let reducible = true;
@@ -217,12 +274,12 @@ export function functionGraph(cfg: ProgramCfg, entry: number): FunctionGraph {
   const merge = new Uint8Array(nb);
   const fwdIn = new Int32Array(nb);
   for (const b of rpo) {
-    for (const s of cfg.blocks[b]!.succ) {
-      if (order[s]! <= order[b]!) {
-        loopHeader[s] = 1;
-        if (!dominates(s, b)) reducible = false;
+    for (const t of blocks[b]!.succ) {
+      if (order[t]! <= order[b]!) {
+        loopHeader[t] = 1;
+        if (!dominates(t, b)) reducible = false;
       } else {
-        fwdIn[s]++;
+        fwdIn[t]++;
       }
     }
   }
