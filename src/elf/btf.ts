@@ -413,7 +413,10 @@ export class Btf {
         case 'var': out.push(`${h} type_id=${t.type}, linkage=${LINKAGE[t.linkage] ?? t.linkage}`); break;
         case 'datasec':
           out.push(`${h} size=${t.size} vlen=${t.vars.length}`);
-          for (const v of t.vars) out.push(`\ttype_id=${v.type} offset=${v.offset} size=${v.size} (VAR ${q(this.types[v.type]?.name ?? '')})`);
+          for (const v of t.vars) {
+            const vt = this.types[v.type];
+            out.push(`\ttype_id=${v.type} offset=${v.offset} size=${v.size} (${vt ? KIND_NAMES[kindNumber(vt.kind)] : 'UNKN'} ${q(vt?.name ?? '')})`);
+          }
           break;
         case 'float': out.push(`${h} size=${t.size}`); break;
         case 'decl_tag': out.push(`${h} type_id=${t.type} component_idx=${t.componentIdx}`); break;

@@ -7,5 +7,6 @@ export * from './corerelo.js';
 export * from './progtypes.js';
 export * from './maps.js';
 export * from './variables.js';
+export * from './externs.js';
 export * from './object.js';
 export { ByteReader, toHex, fromHex } from './reader.js';

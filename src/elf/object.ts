@@ -13,11 +13,12 @@
 import { DecodeError, ElfError } from '../errors.js';
 import {
   type Instruction, decode, encode, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD,
-  BPF_PSEUDO_MAP_VALUE, SLOT_SIZE,
+  BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_BTF_ID, SLOT_SIZE, lookup,
 } from '../isa/index.js';
 import { Btf } from './btf.js';
 import { type BtfExt, type CoreReloKind, parseBtfExt } from './btf_ext.js';
 import { computeCoreRelo, patchCoreInsn } from './corerelo.js';
+import { type ExternInfo, type ExternKind, type KconfigValues, collectExterns, KCONFIG_MAP } from './externs.js';
 import {
   type ElfFile, type ElfSection, type ElfSymbol, parseElf, SHF_EXECINSTR, SHT_PROGBITS, STT_FUNC,
   STB_LOCAL, STT_SECTION, SHN_UNDEF, R_BPF_64_64, R_BPF_64_32, STT_OBJECT, SHN_LORESERVE,
@@ -35,6 +36,21 @@ export interface LoadOptions {
   readonly targetBtf?: Btf;
   /** Decode instructions strictly (reserved fields must be zero). Default true. */
   readonly strict?: boolean;
+  /** Values of `.kconfig` externs (LINUX_KERNEL_VERSION, CONFIG_*); others stay 0, settable as variables. */
+  readonly kconfig?: KconfigValues;
+}
+
+/**
+ * A use of an extern: a kfunc call (src = BPF_PSEUDO_KFUNC_CALL, imm = btfId)
+ * or an lddw of a kernel variable (typed: src = BPF_PSEUDO_BTF_ID, imm =
+ * btfId). `btfId` is 0 when no target BTF resolved it. (.kconfig externs
+ * are plain map_value references to the `.kconfig` map.)
+ */
+export interface ExternRef {
+  readonly slot: number;
+  readonly name: string;
+  readonly kind: 'kfunc' | 'ksym';
+  readonly btfId: number;
 }
 
 /** A function placed in a linked program. */
@@ -93,6 +109,8 @@ export interface ProgramSpec {
   readonly lineInfo: LineInfo[];
   readonly mapRefs: MapRef[];
   readonly coreRelos: CoreRelo[];
+  /** kfunc calls and kernel-variable loads. */
+  readonly externRefs: ExternRef[];
   readonly license: string;
 }
 
@@ -198,7 +216,8 @@ interface Func {
 type Ref =
   | { kind: 'call' | 'func_addr'; target: Func }
   | { kind: 'map'; map: string }
-  | { kind: 'map_value'; map: string; offset: number };
+  | { kind: 'map_value'; map: string; offset: number }
+  | { kind: 'extern'; ext: ExternInfo };
 
 /** An executable section, decoded. */
 interface CodeSection {
@@ -265,8 +284,10 @@ export function loadObject(bytes: Uint8Array, opts: LoadOptions = {}): ObjectSpe
     return f && isProgram(f) ? f.name : undefined;
   };
 
+  const externs = pass('load externs', () => collectExterns(elf, btf, opts.targetBtf, opts.kconfig));
   const maps = pass('load maps', () => {
-    const m = [...btfMaps(elf, btf, programOf), ...legacyMaps(elf, warnings), ...dataMaps(elf, btf)];
+    const m = [...btfMaps(elf, btf, programOf), ...legacyMaps(elf, warnings), ...dataMaps(elf, btf),
+      ...(externs.kconfigMap ? [externs.kconfigMap] : [])];
     const seen = new Set<string>();
     for (const x of m) {
       if (seen.has(x.name)) throw new ElfError('MAPS_DUPLICATE', `two maps named '${x.name}'`, x.section);
@@ -275,7 +296,7 @@ export function loadObject(bytes: Uint8Array, opts: LoadOptions = {}): ObjectSpe
     return m;
   });
 
-  pass('load relocations', () => resolveRelocations(elf, code, maps));
+  pass('load relocations', () => resolveRelocations(elf, code, maps, externs.externs));
   pass('apply CO-RE relocations', () => {
     if (!ext || !btf) return;
     for (const [secName, recs] of ext.coreRelos) {
@@ -301,7 +322,7 @@ export function loadObject(bytes: Uint8Array, opts: LoadOptions = {}): ObjectSpe
     return out;
   });
 
-  const variables = pass('load variables', () => collectVariables(elf, btf, maps));
+  const variables = pass('load variables', () => collectVariables(elf, btf, maps, externs.externs));
   return new ObjectSpec(programs, maps, variables, btf, license, kernelVersion, warnings);
 }
 
@@ -417,7 +438,7 @@ function codeSections(elf: ElfFile, strict: boolean, btf: Btf | undefined, ext: 
   return out;
 }
 
-function resolveRelocations(elf: ElfFile, code: Map<number, CodeSection>, maps: MapSpec[]): void {
+function resolveRelocations(elf: ElfFile, code: Map<number, CodeSection>, maps: MapSpec[], externs: Map<string, ExternInfo>): void {
   const mapsSec = elf.sectionByName('.maps');
   const legacySec = elf.sectionByName('maps');
   const legacyByOffset = new Map<number, string>();
@@ -450,7 +471,20 @@ function resolveRelocations(elf: ElfFile, code: Map<number, CodeSection>, maps: 
       const sym = r.symbol;
       relocated.add(i);
       if (sym.shndx === SHN_UNDEF) {
-        throw new ElfError('ELF_EXTERN', `'${sym.name}' is an extern (kfunc, ksym or kconfig): not supported`, sec.name, r.offset);
+        const ext = externs.get(sym.name);
+        if (!ext) throw new ElfError('ELF_EXTERN', `relocation against undefined symbol '${sym.name}'`, sec.name, r.offset);
+        const want: ExternKind = insn.op.kind === 'call_local' ? 'kfunc' : 'ksym';
+        if (insn.op.kind !== 'call_local' && insn.op.kind !== 'ld_imm64') {
+          throw new ElfError('ELF_RELOC_INSN', `relocation against extern '${sym.name}' on ${insn.op.name}`, sec.name, r.offset);
+        }
+        if (ext.kind === 'kconfig' && insn.op.kind === 'ld_imm64') {
+          cs.refs.set(i, { kind: 'map_value', map: KCONFIG_MAP, offset: ext.offset + insn.imm });
+        } else if (ext.kind === want) {
+          cs.refs.set(i, { kind: 'extern', ext });
+        } else {
+          throw new ElfError('ELF_EXTERN', `${insn.op.name} of extern '${sym.name}', which is a ${ext.kind}`, sec.name, r.offset);
+        }
+        continue;
       }
       if (sym.shndx >= SHN_LORESERVE) throw new ElfError('ELF_RELOC_TARGET', `relocation against special symbol '${sym.name}' (section 0x${sym.shndx.toString(16)})`, sec.name, r.offset);
       const target = elf.sections[sym.shndx]!;
@@ -506,6 +540,7 @@ function link(entry: Func, code: Map<number, CodeSection>, ext: BtfExt | undefin
   const lineInfo: LineInfo[] = [];
   const mapRefs: MapRef[] = [];
   const coreRelos: CoreRelo[] = [];
+  const externRefs: ExternRef[] = [];
   const placed = new Map<Func, number>();
   const pending: { func: Func; slot: number }[] = [];
   let nslots = 0;
@@ -543,8 +578,18 @@ function link(entry: Func, code: Map<number, CodeSection>, ext: BtfExt | undefin
             insn = { ...insn, src: BPF_PSEUDO_MAP_VALUE, imm: 0, imm2: ref.offset };
             mapRefs.push({ slot, map: ref.map, kind: 'map_value', offset: ref.offset });
             break;
+          case 'extern': {
+            const e = ref.ext;
+            if (e.kind === 'kfunc') {
+              const op = lookup({ opcode: insn.op.opcode, dst: 0, src: BPF_PSEUDO_KFUNC_CALL, off: 0, imm: 0 })!;
+              insn = { ...insn, op, src: BPF_PSEUDO_KFUNC_CALL, off: 0, imm: e.btfId };
+            } else {
+              insn = { ...insn, src: e.size ? BPF_PSEUDO_BTF_ID : 0, imm: e.btfId, imm2: 0 };
+            }
+            externRefs.push({ slot, name: e.name, kind: e.kind as 'kfunc' | 'ksym', btfId: e.btfId });
+            break;
+          }
         }
-        if (insn.op.kind === 'call_local' && insn.src !== BPF_PSEUDO_CALL) throw new ElfError('ELF_RELOC_INSN', 'bad call', func.section.name);
       }
       const core = cs.core.get(i);
       if (core) coreRelos.push({ slot, ...core });
@@ -559,6 +604,7 @@ function link(entry: Func, code: Map<number, CodeSection>, ext: BtfExt | undefin
   lineInfo.sort((a, b) => a.slot - b.slot);
   mapRefs.sort((a, b) => a.slot - b.slot);
   coreRelos.sort((a, b) => a.slot - b.slot);
+  externRefs.sort((a, b) => a.slot - b.slot);
   const m = matchSection(entry.section.name);
   return {
     name: entry.name,
@@ -567,11 +613,11 @@ function link(entry: Func, code: Map<number, CodeSection>, ext: BtfExt | undefin
     ...(m?.attachType !== undefined ? { attachType: m.attachType } : {}),
     ...(m?.attachTo !== undefined ? { attachTo: m.attachTo } : {}),
     flags: m?.flags ?? 0,
-    insns, funcs, lineInfo, mapRefs, coreRelos, license,
+    insns, funcs, lineInfo, mapRefs, coreRelos, externRefs, license,
   };
 }
 
-function collectVariables(elf: ElfFile, btf: Btf | undefined, maps: MapSpec[]): Map<string, VariableSpec> {
+function collectVariables(elf: ElfFile, btf: Btf | undefined, maps: MapSpec[], externs: Map<string, ExternInfo>): Map<string, VariableSpec> {
   const out = new Map<string, VariableSpec>();
   const add = (info: VariableInfo, m: MapSpec): void => {
     if (out.has(info.name)) return; // static variables of the same name in two sections: first wins
@@ -579,6 +625,13 @@ function collectVariables(elf: ElfFile, btf: Btf | undefined, maps: MapSpec[]): 
   };
   for (const m of maps) {
     if (m.origin !== 'data') continue;
+    if (m.name === KCONFIG_MAP) {
+      for (const e of externs.values()) {
+        if (e.kind !== 'kconfig') continue;
+        add({ name: e.name, map: m.name, offset: e.offset, size: e.size, typeId: btf!.typeOfKind(e.localTypeId, 'var').type }, m);
+      }
+      continue;
+    }
     const ds = btf?.find(m.section, 'datasec');
     if (btf && ds) {
       for (const v of ds.vars) {

@@ -83,7 +83,7 @@ test('maps: the same definitions as libbpf', { skip: !probe && 'cc or libbpf-dev
     assert.equal(spec.maps.length, theirs.length, obj);
     for (const l of theirs) {
       // libbpf prefixes .data/.rodata/.bss with (part of) the object name.
-      const m = spec.map(l.map!) ?? spec.maps.find((x) => ['.data', '.rodata', '.bss'].includes(x.name) && l.map!.endsWith(x.name));
+      const m = spec.map(l.map!) ?? spec.maps.find((x) => ['.data', '.rodata', '.bss', '.kconfig'].includes(x.name) && l.map!.endsWith(x.name));
       assert.ok(m, `${obj}: map ${l.map}`);
       assert.deepEqual([m.type, m.keySize, m.valueSize, m.maxEntries, m.flags, m.numaNode, Number(m.mapExtra)],
         [l.type, l.key, l.value, l.max, l.flags, l.numa, l.extra], `${obj} ${m.name}`);

@@ -39,7 +39,7 @@ test('every object loads, and every linked function matches llvm-objdump byte fo
     for (const p of spec.programs) {
       const slots = slotsOf(p);
       const starts = new Set(slotIndices(p.insns).slice(0, -1));
-      const refSlots = new Set(p.mapRefs.map((r) => r.slot));
+      const refSlots = new Set([...p.mapRefs, ...p.externRefs].map((r) => r.slot));
       p.funcs.forEach((f, k) => {
         const end = k + 1 < p.funcs.length ? p.funcs[k + 1]!.slot : slots.length;
         const sec = dump.get(k === 0 ? p.section : p.funcs[k]!.name === f.name ? sectionOfFunc(dump, f.name) : '')!;
@@ -55,7 +55,7 @@ test('every object loads, and every linked function matches llvm-objdump byte fo
           if (relocated.has(base + s - f.slot) || isCall || isFuncAddr) {
             assert.equal(ours[0], golden.bytes[0], `${obj} ${p.name} slot ${s}: opcode`);
             assert.equal(ours[1]! & 0xf, golden.bytes[1]! & 0xf, `${obj} ${p.name} slot ${s}: dst`);
-            if (ours[0] === 0x18 && !isFuncAddr) assert.ok(refSlots.has(s), `${obj} ${p.name} slot ${s}: relocated lddw has a mapRef`);
+            if (ours[0] === 0x18 && !isFuncAddr) assert.ok(refSlots.has(s), `${obj} ${p.name} slot ${s}: relocated lddw has a map or extern ref`);
           } else {
             assert.deepEqual(ours, golden.bytes, `${obj} ${p.name} slot ${s} (${golden.asm})`);
           }
@@ -454,4 +454,43 @@ test('string literals: .rodata.str1.1 is a read-only data map addressed with off
   assert.equal(new TextDecoder().decode(m.data!), 'long packet %u\n\0short\n\0');
   assert.deepEqual(spec.programs[0]!.mapRefs.map((r) => [r.slot, r.kind, r.offset]), [[3, 'map_value', 0], [8, 'map_value', 16]]);
   assert.equal(spec.variables.size, 0);
+});
+
+test('externs: .kconfig map laid out like libbpf, kfunc calls and kernel variables', () => {
+  const spec = loadObject(read('test/fixtures/elf/externs.o'), { kconfig: { LINUX_KERNEL_VERSION: 0x060c00, CONFIG_BPF_SYSCALL: true } });
+  const kc = spec.map('.kconfig')!;
+  assert.deepEqual([kc.valueSize, kc.readonly, kc.flags], [9, true, BPF_F_RDONLY_PROG | BPF_F_MMAPABLE]);
+  const v = (n: string) => spec.variables.get(n)!;
+  assert.deepEqual(['CONFIG_HZ', 'LINUX_KERNEL_VERSION', 'CONFIG_BPF_SYSCALL'].map((n) => [v(n).offset, v(n).size]), [[0, 4], [4, 4], [8, 1]]);
+  assert.equal(v('LINUX_KERNEL_VERSION').value(), 0x060c00);
+  assert.equal(v('CONFIG_BPF_SYSCALL').value(), true);
+  v('CONFIG_HZ').set(250);
+  assert.deepEqual([...kc.data!.subarray(0, 4)], [250, 0, 0, 0]);
+  const p = spec.programs[0]!;
+  assert.deepEqual(p.mapRefs.map((r) => [r.map, r.offset]), [['.kconfig', 4], ['.kconfig', 8], ['.kconfig', 0]]);
+  assert.deepEqual(p.externRefs.map((r) => [r.name, r.kind, r.btfId]), [['bpf_task_acquire', 'kfunc', 0], ['bpf_task_release', 'kfunc', 0]]);
+  const idx = slotIndices(p.insns);
+  for (const r of p.externRefs) {
+    const x = p.insns[idx.indexOf(r.slot)]!;
+    assert.deepEqual([x.op.kind, x.src, x.imm], ['kfunc_call', 2, 0]);
+  }
+  throwsElf(() => loadObject(read('test/fixtures/elf/externs.o'), { kconfig: { CONFIG_NOPE: 1 } }), 'ELF_EXTERN', /CONFIG_NOPE/);
+  throwsElf(() => loadObject(read('test/fixtures/elf/externs.o'), { kconfig: { CONFIG_BPF_SYSCALL: 256 } }), 'ELF_EXTERN', /does not fit 1 bytes/);
+  const ks = loadObject(read('test/fixtures/elf/ksym_var.o')).programs[0]!;
+  assert.deepEqual(ks.externRefs, [{ slot: 0, name: 'bpf_prog_active', kind: 'ksym', btfId: 0 }]);
+  assert.equal(ks.insns[0]!.src, 3, 'BPF_PSEUDO_BTF_ID');
+  const back = ObjectSpec.fromJSON(JSON.stringify(spec));
+  assert.equal(back.variables.get('CONFIG_HZ')!.value(), 250);
+});
+
+test('externs resolved against the running kernel\'s BTF', { skip: !existsVmlinux() && 'no /sys/kernel/btf/vmlinux' }, () => {
+  const vmlinux = readBtf(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')));
+  const p = loadObject(read('test/fixtures/elf/externs.o'), { targetBtf: vmlinux }).programs[0]!;
+  for (const r of p.externRefs) {
+    assert.ok(r.btfId > 0);
+    assert.deepEqual([vmlinux.type(r.btfId).kind, vmlinux.type(r.btfId).name], ['func', r.name]);
+  }
+  const ks = loadObject(read('test/fixtures/elf/ksym_var.o'), { targetBtf: vmlinux }).programs[0]!;
+  assert.equal(vmlinux.type(ks.externRefs[0]!.btfId).name, 'bpf_prog_active');
+  assert.equal(ks.insns[0]!.imm, ks.externRefs[0]!.btfId);
 });
