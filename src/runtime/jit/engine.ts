@@ -5,12 +5,20 @@
 //
 // A module is compiled per mode (checked / unchecked, shared / unshared
 // memory) on first use and instantiated once per LinearMemory. The host side
-// of a run lives in `Host`: the helper trampoline (arguments through the
-// scratch area of the memory: five i64 stores in Wasm, no BigInt boxing at
-// the boundary), the checked-mode slow path over the region table, and the
-// fault reports. A helper that calls ctx.stop(), and an LD_ABS/LD_IND out of
-// the packet, end the program by throwing a private signal that unwinds
-// every Wasm frame at once; the entry point catches it.
+// of a run lives in `Host`: the helper trampoline, the checked-mode slow path
+// over the region table, and the fault reports.
+//
+// Crossing the boundary: `run` takes R1-R5 as i32 halves and returns R0 as
+// an i64 (V8 makes the one BigInt); `runBatch` loops inside Wasm over
+// argument and result arrays in the memory, so a batch pays the crossing
+// once. Helpers get their five arguments as i64 parameters: the helper API
+// takes BigInts, and V8's conversion measured faster than reading them from
+// a scratch area (the alternative, kept behind `helperAbi: 'scratch'`).
+//
+// A helper that calls ctx.stop(), and an LD_ABS/LD_IND outside the packet,
+// end the program by throwing a private signal that unwinds every Wasm
+// frame at once; the entry point catches it. A batch records it (or a
+// fault) for that run and resumes with the next.
 //
 // Browsers refuse synchronous compilation of modules over 4 KB on the main
 // thread: call `compileAsync()` first there.
@@ -465,7 +473,12 @@ export class JitProgram {
     const t0 = now();
     const code = compileProgram(this.insns, md);
     const t1 = now();
-    const module = await WebAssembly.compile(code.bytes);
+    let module: WebAssembly.Module;
+    try {
+      module = await WebAssembly.compile(code.bytes);
+    } catch (e) {
+      throw compileFailure(e);
+    }
     const t2 = now();
     const c = { code, module, stats: statsOf(md, code, t1 - t0, t2 - t1) };
     this.compiled.set(md.key, c);
@@ -483,7 +496,12 @@ export class JitProgram {
       const t0 = now();
       const code = compileProgram(this.insns, md);
       const t1 = now();
-      const module = new WebAssembly.Module(code.bytes);
+      let module: WebAssembly.Module;
+      try {
+        module = new WebAssembly.Module(code.bytes);
+      } catch (e) {
+        throw compileFailure(e);
+      }
       const t2 = now();
       c = { code, module, stats: statsOf(md, code, t1 - t0, t2 - t1) };
       this.compiled.set(md.key, c);
@@ -631,6 +649,16 @@ export class JitProgram {
     if (x.op.kind === 'callx') return `callx through invalid register ${x.imm}`;
     return x.op.name;
   }
+}
+
+/**
+ * The engine refused the module: beyond its limits (V8 takes at most about
+ * 7.6 MB of code per function, some 500,000 instructions in one eBPF
+ * function) or a synchronous compile on a browser's main thread.
+ */
+function compileFailure(e: unknown): RuntimeFault {
+  const msg = e instanceof Error ? e.message : String(e);
+  return new RuntimeFault('FAULT_JIT_COMPILE', `the JIT cannot compile this program: ${msg} (use the interpreter, or compileAsync in a browser)`, 0);
 }
 
 function now(): number {
