@@ -215,7 +215,13 @@ export function generate(r: Rng, opts: GenOptions = {}): Generated {
       const id = 1 + (r() % 4);
       initRegs([1, 2, 3, 4, 5]);
       if (id === 3) { a.emit(spec('mov', true), { dst: 1, src: pick([9, 10]) }); a.emit(spec('add', false), { dst: 1, imm: pick([0, 4, -8, -16]) }); }
-      a.emit(spec('call'), { imm: id });
+      if (p(0.3)) {
+        // through callx: a helper id in a register (sometimes one that is no helper)
+        a.emit(spec('mov', false), { dst: 6, imm: p(0.9) ? id : pick([0, 77, -1]) });
+        a.emit(spec('callx'), { dst: 6 });
+      } else {
+        a.emit(spec('call'), { imm: id });
+      }
     } else {
       const targets = funcs.slice(self + 1);
       if (!targets.length) return;
