@@ -10,3 +10,4 @@ export * from './variables.js';
 export * from './externs.js';
 export * from './object.js';
 export { ByteReader, toHex, fromHex } from './reader.js';
+export * from './annotate.js';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import {
   loadObject, readBtf, encode, ObjectSpec, BPF_PROG_TYPE, BPF_ATTACH_TYPE, BPF_MAP_TYPE, BPF_F_XDP_HAS_FRAGS,
   BPF_F_SLEEPABLE, BPF_F_RDONLY_PROG, BPF_F_MMAPABLE, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
-  matchSection, slotIndices, type ElfError, type ProgramSpec,
+  matchSection, slotIndices, annotate, type ElfError, type ProgramSpec,
 } from '../../src/core.js';
 import { read, path, objects, objdumpOf } from './helpers.js';
 
@@ -493,4 +493,21 @@ test('externs resolved against the running kernel\'s BTF', { skip: !existsVmlinu
   const ks = loadObject(read('test/fixtures/elf/ksym_var.o'), { targetBtf: vmlinux }).programs[0]!;
   assert.equal(vmlinux.type(ks.externRefs[0]!.btfId).name, 'bpf_prog_active');
   assert.equal(ks.insns[0]!.imm, ks.externRefs[0]!.btfId);
+});
+
+test('annotate: source lines, function labels, map/subprogram/kfunc names', () => {
+  const text = annotate(load('examples/loop_callback.o').programs[0]!);
+  for (const want of [
+    'sum_loop:', '; bpf_loop(16, add_index, &c, 0); @ loop_callback.c:30', '   7: r2 = &add_index ll',
+    '  11: call bpf_loop#181', 'add_index:', 'add_square:',
+  ]) assert.ok(text.split('\n').includes(want), `${want}\n${text}`);
+  const fw = annotate(load('examples/xdp_firewall.o').programs[0]!);
+  assert.ok(fw.includes('  24: r1 = map[fw_rules] ll\n  26: call bpf_map_lookup_elem#1\n'), fw);
+  assert.ok(fw.includes('r1 = map[.rodata][0]+4 ll'));
+  assert.match(fw, /call account\n/);
+  const ex = annotate(load('test/fixtures/elf/externs.o').programs[0]!);
+  assert.match(ex, /call bpf_task_acquire#0\n/);
+  // Without line info: instructions only.
+  const sf = annotate(load('examples/socket_filter.o').programs[0]!);
+  assert.ok(!sf.includes(';') && sf.startsWith('count_protocols:\n   0: r6 = r1\n'), sf);
 });
