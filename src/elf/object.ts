@@ -275,7 +275,7 @@ export function loadObject(bytes: Uint8Array, opts: LoadOptions = {}): ObjectSpe
     return { btf, ext };
   });
 
-  const code = pass('load functions', () => codeSections(elf, opts.strict ?? true, btf, ext));
+  const code = pass('load functions', () => codeSections(elf, opts.strict ?? true, btf, ext, warnings));
   const funcAt = (secIdx: number, slot: number): Func | undefined => code.get(secIdx)?.funcAt.get(slot);
   const isProgram = (f: Func): boolean => f.section.name !== '.text' && f.global;
   const programOf = (sym: ElfSymbol): string | undefined => {
@@ -380,7 +380,7 @@ function slotIndex(cs: CodeSection, byteOff: number, what: string): number {
   return i;
 }
 
-function codeSections(elf: ElfFile, strict: boolean, btf: Btf | undefined, ext: BtfExt | undefined): Map<number, CodeSection> {
+function codeSections(elf: ElfFile, strict: boolean, btf: Btf | undefined, ext: BtfExt | undefined, warnings: string[]): Map<number, CodeSection> {
   const out = new Map<number, CodeSection>();
   const funcSyms = new Map<number, ElfSymbol[]>();
   for (const y of elf.symbols) {
@@ -422,6 +422,9 @@ function codeSections(elf: ElfFile, strict: boolean, btf: Btf | undefined, ext: 
         if (end % SLOT_SIZE !== 0) throw new ElfError('ELF_SYMBOL', `function '${y.name}' size ${y.size} is not a multiple of 8`, sec.name, y.value);
         if (indexAt[y.value / SLOT_SIZE]! < 0) throw new ElfError('ELF_SYMBOL', `function '${y.name}' starts inside an lddw`, sec.name, y.value);
         funcs.push({ name: y.name, section: sec, start: y.value / SLOT_SIZE, end: end / SLOT_SIZE, global: y.bind !== STB_LOCAL, btfTypeId: 0 });
+        if (y.bind === STB_LOCAL && sec.name !== '.text') {
+          warnings.push(`${sec.name}: static function '${y.name}' is a subprogram, not a program (libbpf refuses static programs)`);
+        }
       });
     }
     for (const fi of ext?.funcInfo.get(sec.name) ?? []) {

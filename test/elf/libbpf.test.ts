@@ -40,6 +40,7 @@ const OPEN_REFUSED: Record<string, RegExp> = {
   'test/fixtures/elf/legacy_maps20.o': /not supported/,
   'test/fixtures/elf/legacy_maps36.o': /not supported/,
   'test/fixtures/elf/map_extra_enum.o': /Invalid argument/, // __ulong map_extra: libbpf >= 1.3
+  'test/fixtures/elf/static_prog.o': /not supported/,    // static function in a program section
 };
 // Section names newer than this libbpf (type 0 there), or pre-1.0 sloppy prefixes.
 const NEWER_OR_LEGACY = new Set(['tcx/ingress', 'tcx/egress', 'tc/egress', 'socket1']);

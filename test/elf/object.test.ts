@@ -511,3 +511,10 @@ test('annotate: source lines, function labels, map/subprogram/kfunc names', () =
   const sf = annotate(load('examples/socket_filter.o').programs[0]!);
   assert.ok(!sf.includes(';') && sf.startsWith('count_protocols:\n   0: r6 = r1\n'), sf);
 });
+
+test('a static function in a program section is a subprogram, with a warning', () => {
+  const spec = load('test/fixtures/elf/static_prog.o');
+  assert.deepEqual(spec.programs.map((p) => p.name), ['visible']);
+  assert.deepEqual(spec.programs[0]!.funcs.map((f) => [f.name, f.slot]), [['visible', 0], ['hidden', 6], ['twice', 9]]);
+  assert.match(spec.warnings[0]!, /static function 'hidden'/);
+});
