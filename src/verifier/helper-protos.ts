@@ -1,0 +1,144 @@
+// Prototypes of the common BPF helpers, as the verifier checks their calls:
+// what each argument register must hold and what R0 holds afterwards. Ids
+// are the UAPI enum bpf_func_id; argument meanings come from the helper
+// documentation in <linux/bpf.h>; which program types may call each helper
+// was measured on Linux 6.18 (a helper a type may not call is refused with
+// "program of this type cannot use helper").
+
+import { helperId } from '../isa/helper-names.js';
+
+/** What an argument register must hold. */
+export type ArgType =
+  /** Any initialised value. */
+  | 'anything'
+  /** A map (LD_IMM64 src=1). */
+  | 'map_ptr'
+  /** Pointer to key_size readable, initialised bytes of the map in the first argument. */
+  | 'map_key'
+  /** Pointer to value_size readable, initialised bytes. */
+  | 'map_value'
+  /** The program's context pointer. */
+  | 'ctx'
+  /** Pointer to readable, initialised memory; its size is the next argument. */
+  | 'mem'
+  /** Like `mem`, or NULL (then the size must be 0). */
+  | 'mem_or_null'
+  /** Pointer to writable memory that may be uninitialised (the helper fills it); size is the next argument. */
+  | 'uninit_mem'
+  /** Size of the previous memory argument: a bounded scalar > 0. */
+  | 'size'
+  /** Size of the previous memory argument: a bounded scalar >= 0. */
+  | 'size_or_zero'
+  /** Allocation size (ringbuf reserve): a known constant. */
+  | 'alloc_size'
+  /** A ringbuf reservation (released by the call). */
+  | 'ringbuf_mem'
+  /** A subprogram address (callback). */
+  | 'func'
+  /** Pointer to the stack, or NULL (callback context). */
+  | 'stack_or_null';
+
+export type RetType =
+  | 'integer'
+  | 'void'
+  | 'map_value_or_null'
+  /** Ringbuf reservation of the size given by the `alloc_size` argument, or NULL; acquires a reference. */
+  | 'ringbuf_mem_or_null';
+
+export interface HelperProto {
+  readonly id: number;
+  readonly name: string;
+  readonly args: readonly ArgType[];
+  readonly ret: RetType;
+  /** Program types that may call it (undefined: every type). */
+  readonly progTypes?: readonly number[];
+  /** Needs CAP_PERFMON-level privilege (refused in unprivileged mode). */
+  readonly privileged?: boolean;
+  /** Callback: argument index of the function, the range its return value must be in, and the arguments it receives. */
+  readonly callback?: { readonly arg: number; readonly retMin: bigint; readonly retMax: bigint };
+  /** Map types accepted by the map argument (undefined: any). */
+  readonly mapTypes?: readonly number[];
+  /** The helper may change the packet: packet pointers are invalidated after the call. */
+  readonly changesPacket?: boolean;
+}
+
+// Program types (UAPI enum bpf_prog_type).
+const SOCKET_FILTER = 1, KPROBE = 2, SCHED_CLS = 3, SCHED_ACT = 4, TRACEPOINT = 5, XDP = 6, PERF_EVENT = 7,
+  CGROUP_SKB = 8, RAW_TRACEPOINT = 17, TRACING = 26, LSM = 29;
+const TRACING_TYPES = [KPROBE, TRACEPOINT, PERF_EVENT, RAW_TRACEPOINT, TRACING, LSM];
+
+// Map types (UAPI enum bpf_map_type).
+export const MAP_TYPE = {
+  HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6, STACK_TRACE: 7,
+  CGROUP_ARRAY: 8, LRU_HASH: 9, LRU_PERCPU_HASH: 10, LPM_TRIE: 11, ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13,
+  DEVMAP: 14, SOCKMAP: 15, CPUMAP: 16, XSKMAP: 17, SOCKHASH: 18, QUEUE: 22, STACK: 23, DEVMAP_HASH: 25,
+  RINGBUF: 27,
+} as const;
+
+function id(name: string): number {
+  const n = helperId(name);
+  if (n === undefined) throw new Error(`helper-protos: unknown helper name ${name}`);
+  return n;
+}
+
+const P = (name: string, args: ArgType[], ret: RetType, extra: Partial<HelperProto> = {}): HelperProto =>
+  ({ id: id(name), name, args, ret, ...extra });
+
+const PROTOS: HelperProto[] = [
+  P('map_lookup_elem', ['map_ptr', 'map_key'], 'map_value_or_null'),
+  P('map_update_elem', ['map_ptr', 'map_key', 'map_value', 'anything'], 'integer'),
+  P('map_delete_elem', ['map_ptr', 'map_key'], 'integer'),
+  P('probe_read', ['uninit_mem', 'size_or_zero', 'anything'], 'integer', { progTypes: [KPROBE, TRACEPOINT, RAW_TRACEPOINT, PERF_EVENT, TRACING], privileged: true }),
+  P('ktime_get_ns', [], 'integer'),
+  P('trace_printk', ['mem', 'size'], 'integer', { privileged: true }),
+  P('get_prandom_u32', [], 'integer'),
+  P('get_smp_processor_id', [], 'integer'),
+  P('skb_store_bytes', ['ctx', 'anything', 'mem', 'size', 'anything'], 'integer', { progTypes: [SCHED_CLS, SCHED_ACT], changesPacket: true }),
+  P('l3_csum_replace', ['ctx', 'anything', 'anything', 'anything', 'anything'], 'integer', { progTypes: [SCHED_CLS, SCHED_ACT], changesPacket: true }),
+  P('l4_csum_replace', ['ctx', 'anything', 'anything', 'anything', 'anything'], 'integer', { progTypes: [SCHED_CLS, SCHED_ACT], changesPacket: true }),
+  P('tail_call', ['ctx', 'map_ptr', 'anything'], 'void', { mapTypes: [MAP_TYPE.PROG_ARRAY] }),
+  P('get_current_pid_tgid', [], 'integer'),
+  P('get_current_uid_gid', [], 'integer'),
+  P('get_current_comm', ['uninit_mem', 'size'], 'integer'),
+  P('redirect', ['anything', 'anything'], 'integer', { progTypes: [SCHED_CLS, SCHED_ACT, XDP, CGROUP_SKB] }),
+  P('perf_event_output', ['ctx', 'map_ptr', 'anything', 'mem', 'size_or_zero'], 'integer', { mapTypes: [MAP_TYPE.PERF_EVENT_ARRAY] }),
+  P('skb_load_bytes', ['ctx', 'anything', 'uninit_mem', 'size'], 'integer', { progTypes: [SOCKET_FILTER, SCHED_CLS, SCHED_ACT, CGROUP_SKB] }),
+  P('csum_diff', ['mem_or_null', 'size_or_zero', 'mem_or_null', 'size_or_zero', 'anything'], 'integer', { progTypes: [SCHED_CLS, SCHED_ACT, XDP] }),
+  P('xdp_adjust_head', ['ctx', 'anything'], 'integer', { progTypes: [XDP], changesPacket: true }),
+  P('redirect_map', ['map_ptr', 'anything', 'anything'], 'integer', { progTypes: [XDP],
+    mapTypes: [MAP_TYPE.DEVMAP, MAP_TYPE.DEVMAP_HASH, MAP_TYPE.CPUMAP, MAP_TYPE.XSKMAP] }),
+  P('xdp_adjust_meta', ['ctx', 'anything'], 'integer', { progTypes: [XDP], changesPacket: true }),
+  P('xdp_adjust_tail', ['ctx', 'anything'], 'integer', { progTypes: [XDP], changesPacket: true }),
+  P('probe_read_user', ['uninit_mem', 'size_or_zero', 'anything'], 'integer', { privileged: true }),
+  P('probe_read_kernel', ['uninit_mem', 'size_or_zero', 'anything'], 'integer', { privileged: true }),
+  P('probe_read_user_str', ['uninit_mem', 'size_or_zero', 'anything'], 'integer', { privileged: true }),
+  P('probe_read_kernel_str', ['uninit_mem', 'size_or_zero', 'anything'], 'integer', { privileged: true }),
+  P('ringbuf_output', ['map_ptr', 'mem', 'size_or_zero', 'anything'], 'integer', { mapTypes: [MAP_TYPE.RINGBUF] }),
+  P('ringbuf_reserve', ['map_ptr', 'alloc_size', 'anything'], 'ringbuf_mem_or_null', { mapTypes: [MAP_TYPE.RINGBUF] }),
+  P('ringbuf_submit', ['ringbuf_mem', 'anything'], 'void'),
+  P('ringbuf_discard', ['ringbuf_mem', 'anything'], 'void'),
+  P('ringbuf_query', ['map_ptr', 'anything'], 'integer', { mapTypes: [MAP_TYPE.RINGBUF] }),
+  P('loop', ['anything', 'func', 'stack_or_null', 'anything'], 'integer', { callback: { arg: 1, retMin: 0n, retMax: 1n } }),
+  P('ktime_get_boot_ns', [], 'integer'),
+  P('ktime_get_coarse_ns', [], 'integer'),
+  P('jiffies64', [], 'integer'),
+  P('get_numa_node_id', [], 'integer'),
+];
+void TRACING_TYPES;
+
+const BY_ID = new Map<number, HelperProto>(PROTOS.map((p) => [p.id, p]));
+
+/** The prototype of a helper, or undefined when tsbpf does not know it. */
+export function helperProto(helper: number): HelperProto | undefined {
+  return BY_ID.get(helper);
+}
+
+/** Every known prototype. */
+export function helperProtos(): readonly HelperProto[] {
+  return PROTOS;
+}
+
+/** Arguments a helper reads (for liveness); 5 when unknown. */
+export function helperArgCount(helper: number): number {
+  return BY_ID.get(helper)?.args.length ?? 5;
+}
