@@ -40,29 +40,37 @@ function setup(): { memory: LinearMemory; stack: number } {
 }
 
 function compileTime(): void {
-  console.log('compile time (generated programs: ALU, memory, branches, loops, calls)');
+  console.log('compile time per 1,000 instructions (generated programs: ALU, memory, branches, loops, calls, helpers)');
+  console.log('  (distinct programs, so V8 cannot reuse a cached module; median of the runs; "first" = first compile of that size;');
+  console.log('   wall-clock times suffer on a loaded machine, CPU times less)');
   for (const size of [1000, 10_000, 50_000]) {
-    const r = rng(size);
-    // Concatenate generated programs' instruction mixes until `size` instructions.
-    // Compilers emit reducible control flow; irreducible functions get a dispatcher (slower code).
-    const opts = { size: Math.round(size * 0.4), oob: 0, irreducible: false };
-    let insns = generate(r, opts).insns;
-    while (insns.length < size * 0.9) insns = generate(r, opts).insns;
-    const reps = size >= 50_000 ? 3 : 10;
-    let gen = 0, comp = 0, inst = 0;
+    const reps = size >= 50_000 ? 4 : 12;
+    const gen: number[] = [], comp: number[] = [], inst: number[] = [], cpu: number[] = [];
+    let total = 0;
     for (let k = 0; k < reps; k++) {
+      const r = rng(size * 100 + k);
+      // Compilers emit reducible control flow; irreducible functions get a dispatcher (slower code).
+      const opts = { size: Math.round(size * 0.4), oob: 0, irreducible: false };
+      let insns = generate(r, opts).insns;
+      while (insns.length < size * 0.9) insns = generate(r, opts).insns;
+      const per = insns.length / 1000;
+      total += insns.length;
       const p = new JitProgram(insns);
+      const c0 = process.cpuUsage();
       const s = p.compile({ checked: false });
-      gen += s.generateMs;
-      comp += s.wasmCompileMs;
+      const cu = process.cpuUsage(c0);
+      cpu.push((cu.user + cu.system) / 1000 / per);
+      gen.push(s.generateMs / per);
+      comp.push(s.wasmCompileMs / per);
       const { memory, stack } = setup();
       const t0 = performance.now();
       try { p.run({ memory, stack, checked: false, budget: 1 }); } catch { /* budget */ }
-      inst += performance.now() - t0;
+      inst.push((performance.now() - t0) / per);
     }
-    const per = (ms: number): string => (ms / reps / (insns.length / 1000)).toFixed(3);
-    console.log(`  ${insns.length} insns: generate ${per(gen)} ms/1k insns, WebAssembly.Module ${per(comp)} ms/1k, ` +
-      `instantiate+first call ${per(inst)} ms/1k  (${(gen / reps).toFixed(2)} + ${(comp / reps).toFixed(2)} ms total)`);
+    const med = (xs: number[]): string => [...xs].sort((x, y) => x - y)[xs.length >> 1]!.toFixed(3);
+    console.log(`  ~${Math.round(total / reps)} insns: generate ${med(gen)} ms (first ${gen[0]!.toFixed(3)}), ` +
+      `WebAssembly.Module ${med(comp)} ms (first ${comp[0]!.toFixed(3)}), both as CPU time ${med(cpu)} ms (first ${cpu[0]!.toFixed(3)}), ` +
+      `instantiate + first call (V8 compiles lazily) ${med(inst)} ms`);
   }
 }
 
