@@ -32,9 +32,13 @@
 //
 // Atomics: on a shared memory the Wasm threads atomics are used; they need
 // natural alignment, and a misaligned address is a FAULT_MISALIGNED, as in
-// the interpreter (which uses JS Atomics there);
-// on an unshared memory, where nothing runs concurrently, a plain
-// load/op/store is equivalent and a little faster.
+// the interpreter (which uses JS Atomics there). On an unshared memory,
+// where nothing runs concurrently, a plain load/op/store is equivalent
+// (V8 also accepts the atomic opcodes there, but they trap when misaligned,
+// which the interpreter allows on unshared memory).
+//
+// Helpers are imports; R1-R5 go out as i64 parameters and R0 comes back as
+// the i64 result. Faults are an import that throws the RuntimeFault.
 
 import type { Instruction } from '../../isa/instruction.js';
 import { BPF_PSEUDO_FUNC, MAX_CALL_FRAMES, STACK_SIZE } from '../../isa/opcodes.js';
@@ -42,7 +46,6 @@ import type { JmpOp } from '../../isa/table.js';
 import { CODE_ADDR_TAG } from '../interpreter.js';
 import { type FunctionGraph, type ProgramCfg, buildCfg, functionGraph } from './cfg.js';
 import { AtomicOp, Code, I32, I64, ModuleBuilder, Op, type ValType } from './wasm.js';
-
 
 /** Layout of the per-memory scratch area the compiled code and the host share. */
 export const SCRATCH = {
