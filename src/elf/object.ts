@@ -2,8 +2,8 @@
 // created, no memory touched). Like cilium/ebpf's reader, an ordered list of
 // passes, each adding its name to any error it raises:
 //
-//   elf -> license -> btf -> maps -> functions -> relocations -> core
-//       -> programs (link subprograms) -> variables
+//   read ELF -> license -> BTF -> functions -> externs -> maps
+//       -> relocations -> CO-RE -> link programs -> variables
 //
 // Programs come out linked the way libbpf links them: the entry function,
 // then every subprogram it calls (or takes the address of, for bpf_loop
