@@ -368,3 +368,22 @@ test('a helper may run the same program again (nested runs get their own instanc
   const h = new HelperRegistry([{ id: 1, name: 'again', impl: () => p.run({ memory, stack: stack2, args: [0] }).r0 }]);
   assert.equal(p.run({ memory, stack, args: [1], helpers: h }).r0, 11n);
 });
+
+test('a run nested in a helper keeps its own packet and budget; the caller\'s are intact after it', () => {
+  // r1 != 0: call the helper (which runs this program again on another packet), then read our packet.
+  const insns = assemble('jeq %r1, 0, leaf\nmov %r1, 0\ncall 1\nmov %r6, %r0\nldabsb 0\nlsh %r0, 8\nor %r0, %r6\nexit\nleaf:\nldabsb 0\nexit');
+  const p = new JitProgram(insns);
+  const memory = new LinearMemory();
+  const stack = memory.alloc(STACK_AREA, 16);
+  const stack2 = memory.alloc(STACK_AREA, 16);
+  const pkt = memory.alloc(16);
+  memory.write(pkt, Uint8Array.from([0xaa, 0xbb]));
+  const h = new HelperRegistry([{
+    id: 1, name: 'again', impl: () => p.run({ memory, stack: stack2, args: [0], packet: { start: pkt + 1, length: 1 }, checked: false }).r0,
+  }]);
+  const env = { memory, stack, args: [1], helpers: h, packet: { start: pkt, length: 1 }, checked: false };
+  assert.equal(p.run(env).r0, 0xaabbn);
+  assert.equal(execute(prepare(insns), env).r0, 0xaabbn);
+  const b = p.runBatch(env, 3);
+  assert.deepEqual([...b.r0], [0xaabbn, 0xaabbn, 0xaabbn]);
+});

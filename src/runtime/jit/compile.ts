@@ -54,11 +54,8 @@ export const SCRATCH = {
   REGION_START: 48, // i64
   REGION_END: 56, // i64
   REGION_WRITABLE: 64, // i32
-  PKT_START: 68, // i32
-  PKT_LEN: 72, // i32
-  BATCH_INDEX: 76, // i32
-  FUEL_OUT: 80, // i32, fuel left after `run`
-  SIZE: 88,
+  FUEL_OUT: 68, // i32, fuel left after `run`
+  SIZE: 72,
 } as const;
 
 /** Codes passed to the `fault` import. */
@@ -106,7 +103,12 @@ const F_MEMSLOW = 2; // (pc, lo, hi, depth) -> ()
 const F_STOP0 = 3; // (pc, fuel) -> ()
 // Globals.
 const G_SCRATCH = 0; // imported, i32
-const G_STACKTOP = 1; // i32, set by the entry points
+// Per-instance state set by the entry points (globals, not the shared
+// scratch area, so a run nested in a helper cannot disturb its caller's).
+const G_STACKTOP = 1; // i32
+const G_PKTSTART = 2; // i32, the packet LD_ABS/LD_IND read
+const G_PKTLEN = 3; // i32
+const G_BATCHINDEX = 4; // i32, exported: the run of a batch in progress
 
 // Parameters and fixed locals of every compiled eBPF function.
 const DEPTH = 10;
@@ -151,12 +153,15 @@ export function compileProgram(insns: readonly Instruction[], opts: JitCompileOp
   m.importMemory('env', 'memory', 1, opts.shared ? 65536 : undefined, opts.shared);
   m.importGlobal('env', 'scratch', I32, false);
   m.global(I32, true, 0); // G_STACKTOP
+  m.global(I32, true, 0); // G_PKTSTART
+  m.global(I32, true, 0); // G_PKTLEN
+  m.global(I32, true, 0); // G_BATCHINDEX
 
   const tFn = m.type(FN_PARAMS, FN_RESULTS);
   const fnIndex = new Map<number, number>(); // entry insn -> function index
   for (const e of cfg.entries) fnIndex.set(e, m.declare(tFn));
-  const tRun = m.type([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I64]);
-  const tBatch = m.type([I32, I32, I32, I32, I32, I32], [I32]);
+  const tRun = m.type(Array<ValType>(14).fill(I32), [I64]);
+  const tBatch = m.type(Array<ValType>(8).fill(I32), [I32]);
   const fRun = m.declare(tRun);
   const fBatch = m.declare(tBatch);
 
@@ -173,6 +178,7 @@ export function compileProgram(insns: readonly Instruction[], opts: JitCompileOp
   m.define(fBatch, batchEntry(fnIndex.get(0)!));
   m.exportFunc('run', fRun);
   m.exportFunc('batch', fBatch);
+  m.exportGlobal('batchIndex', G_BATCHINDEX);
   const built = m.build();
 
   // Offset map for traps: absolute offset of each instruction's code. Functions
@@ -194,19 +200,22 @@ export function compileProgram(insns: readonly Instruction[], opts: JitCompileOp
 }
 
 /**
- * `run(stackTop, fuel, a1lo, a1hi, ..., a5lo, a5hi) -> r0`: R1-R5 arrive as
- * i32 halves (cheap to pass from JS, no BigInt), the fuel left goes to the
- * scratch area. Every other register starts at zero, as in the interpreter.
+ * `run(stackTop, fuel, pktStart, pktLen, a1lo, a1hi, ..., a5lo, a5hi) -> r0`:
+ * R1-R5 arrive as i32 halves (cheap to pass from JS, no BigInt), the fuel
+ * left goes to the scratch area. Every other register starts at zero, as in
+ * the interpreter.
  */
 function runEntry(main: number): Code {
-  const c = new Code(12);
+  const c = new Code(14);
   const fuel = c.local(I32);
   const r0 = c.local(I64);
   c.get(0); c.gset(G_STACKTOP);
+  c.get(2); c.gset(G_PKTSTART);
+  c.get(3); c.gset(G_PKTLEN);
   c.i64s(0);
   for (let r = 1; r <= 5; r++) {
-    c.get(2 * r + 1); c.op(Op.i64_extend_i32_u); c.i64s(32); c.op(Op.i64_shl);
-    c.get(2 * r); c.op(Op.i64_extend_i32_u); c.op(Op.i64_or);
+    c.get(2 * r + 3); c.op(Op.i64_extend_i32_u); c.i64s(32); c.op(Op.i64_shl);
+    c.get(2 * r + 2); c.op(Op.i64_extend_i32_u); c.op(Op.i64_or);
   }
   for (let r = 6; r <= 9; r++) c.i64s(0);
   c.i32(0);
@@ -222,23 +231,26 @@ function runEntry(main: number): Code {
 }
 
 /**
- * `batch(stackTop, budget, n, args, r0s, counts) -> n`: run the program n
- * times; run k takes R1-R5 from args + 40k, leaves R0 at r0s + 8k and its
- * instruction count at counts + 4k. The index of the run in progress is kept
- * in the scratch area so the host can resume after a fault.
+ * `batch(stackTop, budget, n, args, r0s, counts, pktStart, pktLen) -> n`:
+ * run the program n times; run k takes R1-R5 from args + 40k, leaves R0 at
+ * r0s + 8k and its instruction count at counts + 4k. The index of the run in
+ * progress is kept in the exported global `batchIndex` so the host can
+ * resume after a fault.
  */
 function batchEntry(main: number): Code {
-  const c = new Code(6);
+  const c = new Code(8);
   const i = c.local(I32);
   const fuel = c.local(I32);
   const r0 = c.local(I64);
   const argp = c.local(I32);
   c.get(0); c.gset(G_STACKTOP);
+  c.get(6); c.gset(G_PKTSTART);
+  c.get(7); c.gset(G_PKTLEN);
   c.get(3); c.set(argp);
   c.block();
   c.loop();
   c.get(i); c.get(2); c.op(Op.i32_ge_u); c.brIf(1);
-  c.gget(G_SCRATCH); c.get(i); c.mem(Op.i32_store, 2, SCRATCH.BATCH_INDEX);
+  c.get(i); c.gset(G_BATCHINDEX);
   c.i64s(0);
   for (let r = 1; r <= 5; r++) { c.get(argp); c.mem(Op.i64_load, 0, (r - 1) * 8); }
   for (let r = 6; r <= 9; r++) c.i64s(0);
@@ -806,12 +818,12 @@ class FnGen {
     const off = this.T32;
     if (x.op.kind === 'ld_ind') { c.get(s); c.op(Op.i32_wrap_i64); c.i32(x.imm); c.op(Op.i32_add); } else c.i32(x.imm);
     c.tee(off); c.i32(0); c.op(Op.i32_lt_s);
-    c.get(off); c.gget(G_SCRATCH); c.mem(Op.i32_load, 2, SCRATCH.PKT_LEN); c.i32(size); c.op(Op.i32_sub); c.op(Op.i32_gt_s);
+    c.get(off); c.gget(G_PKTLEN); c.i32(size); c.op(Op.i32_sub); c.op(Op.i32_gt_s);
     c.op(Op.i32_or);
     c.if();
     c.i32(pc); c.get(FUEL); c.i32(after); c.op(Op.i32_add); c.call(F_STOP0); c.op(Op.unreachable);
     c.end();
-    c.gget(G_SCRATCH); c.mem(Op.i32_load, 2, SCRATCH.PKT_START); c.get(off); c.op(Op.i32_add);
+    c.gget(G_PKTSTART); c.get(off); c.op(Op.i32_add);
     if (size === 1) {
       c.mem(Op.i64_load8_u, 0);
     } else if (size === 2) {

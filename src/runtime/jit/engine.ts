@@ -88,9 +88,10 @@ interface Compiled {
 }
 
 interface Exports {
-  run(stackTop: number, fuel: number, a1lo: number, a1hi: number, a2lo: number, a2hi: number, a3lo: number, a3hi: number,
-    a4lo: number, a4hi: number, a5lo: number, a5hi: number): bigint;
-  batch(stackTop: number, budget: number, n: number, args: number, r0s: number, counts: number): number;
+  run(stackTop: number, fuel: number, pktStart: number, pktLen: number, a1lo: number, a1hi: number, a2lo: number, a2hi: number,
+    a3lo: number, a3hi: number, a4lo: number, a4hi: number, a5lo: number, a5hi: number): bigint;
+  batch(stackTop: number, budget: number, n: number, args: number, r0s: number, counts: number, pktStart: number, pktLen: number): number;
+  readonly batchIndex: WebAssembly.Global;
 }
 
 let sharedDefaultHelpers: HelperRegistry | undefined;
@@ -197,6 +198,9 @@ class Host {
   budget = 0;
   /** Top of the stack area of the current run. */
   stackTop = 0;
+  /** The packet of LD_ABS / LD_IND. */
+  pktStart = 0;
+  pktLen = 0;
   /** The budget as the caller gave it (for messages). */
   budgetShown = 0;
 
@@ -339,13 +343,7 @@ class Host {
   setup(env: RunEnv, checked: boolean): void {
     const ctx = this.ctx;
     ctx.stopped = false;
-    const dv = viewOf(this.mem);
-    if (env === this.lastEnv) {
-      // The scratch area is shared by every program on the memory: the packet is written each run.
-      dv.setUint32(this.scratch + SCRATCH.PKT_START, env.packet?.start ?? 0, true);
-      dv.setInt32(this.scratch + SCRATCH.PKT_LEN, env.packet?.length ?? 0, true);
-      return;
-    }
+    if (env === this.lastEnv) return;
     this.lastEnv = env;
     ctx.checked = checked;
     ctx.cpu = env.cpu ?? 0;
@@ -357,8 +355,8 @@ class Host {
     const budget = env.budget ?? DEFAULT_BUDGET;
     this.budgetShown = budget;
     this.budget = Math.max(0, Math.min(MAX_FUEL, Math.floor(budget)));
-    dv.setUint32(this.scratch + SCRATCH.PKT_START, env.packet?.start ?? 0, true);
-    dv.setInt32(this.scratch + SCRATCH.PKT_LEN, env.packet?.length ?? 0, true);
+    this.pktStart = env.packet?.start ?? 0;
+    this.pktLen = env.packet?.length ?? 0;
   }
 
   /** Turn what escaped the Wasm code into a RunResult or a RuntimeFault. */
@@ -546,7 +544,7 @@ export class JitProgram {
     splitArgs(a, env.args);
     host.busy = true;
     try {
-      let r0 = host.exports.run(stackTop, host.budget, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!);
+      let r0 = host.exports.run(stackTop, host.budget, host.pktStart, host.pktLen, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!);
       if (r0 < 0n) r0 = BigInt.asUintN(64, r0);
       const fuel = viewOf(env.memory).getInt32(host.scratch + SCRATCH.FUEL_OUT, true);
       return { r0, insnCount: host.budget - fuel };
@@ -598,12 +596,12 @@ export class JitProgram {
         let k = 0;
         while (k < m) {
           try {
-            host.exports.batch(stackTop, host.budget, m - k, argsAt + k * 40, r0At + k * 8, countAt + k * 4);
+            host.exports.batch(stackTop, host.budget, m - k, argsAt + k * 40, r0At + k * 8, countAt + k * 4, host.pktStart, host.pktLen);
             k = m;
           } catch (e) {
             mem.refresh();
             dv = mem.view;
-            const at = k + dv.getInt32(host.scratch + SCRATCH.BATCH_INDEX, true);
+            const at = k + (host.exports.batchIndex.value as number);
             try {
               const res = host.translate(e);
               dv.setBigUint64(r0At + at * 8, res.r0, true);

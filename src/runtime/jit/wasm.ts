@@ -289,6 +289,10 @@ export class ModuleBuilder {
     this.exports.push({ name, kind: 0, index });
   }
 
+  exportGlobal(name: string, index: number): void {
+    this.exports.push({ name, kind: 3, index });
+  }
+
   build(): BuiltModule {
     const out = new Bytes(4096);
     out.bytes(Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00));
