@@ -126,6 +126,12 @@ export interface MapCreateOptions {
   readonly btf?: Btf;
   /** Map-in-map: an existing inner map instead of the spec's template. */
   readonly innerMap?: BpfMap;
+  /** prog_array: the program a user-space update's value (a program id) names. */
+  readonly resolveProgram?: (id: number) => ProgramRef | undefined;
+  /** Hash maps: the hash seed (default 0, as with BPF_F_ZERO_SEED: iteration order is reproducible). */
+  readonly seed?: number;
+  /** perf_event_array: records kept per CPU before new ones are counted as lost (default 65536). */
+  readonly perfQueueLimit?: number;
 }
 
 /** One page of a batch operation (BPF_MAP_LOOKUP_BATCH and friends). */
