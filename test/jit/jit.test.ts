@@ -277,6 +277,9 @@ test('validation off: bad jump targets and falling off the end fault like the in
   assert.equal((runRawish([mov, ja(5), insn(spec('exit'))]) as { code: string }).code, 'FAULT_JUMP');
   assert.equal((runRawish([mov]) as { code: string }).code, 'FAULT_FALL_THROUGH');
   assert.equal((runRawish([insn(spec('lddw'), { dst: 1, src: 1, imm: 3 }), insn(spec('exit'))]) as { code: string }).code, 'FAULT_UNSUPPORTED');
+  assert.equal((runRawish([]) as { code: string }).code, 'FAULT_FALL_THROUGH');
+  // a call into the second slot of an lddw
+  assert.equal((runRawish([insn(spec('call local'), { imm: 1 }), insn(spec('lddw'), { dst: 1, imm: 3 }), insn(spec('exit'))]) as { code: string }).code, 'FAULT_JUMP');
 });
 
 test('batch: per-input results equal single runs; faults and stops are recorded per run', () => {

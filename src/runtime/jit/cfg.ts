@@ -51,6 +51,11 @@ export function buildCfg(insns: readonly Instruction[]): ProgramCfg {
   const slot = slotIndices(insns);
   const slots = slot[insns.length]!;
   const n = insns.length;
+  if (n === 0) {
+    // Nothing to run: the interpreter falls off the end at once.
+    const blocks: BasicBlock[] = [{ id: 0, first: -1, last: -1, succ: [], fault: { kind: 'falloff', pc: 0 } }];
+    return { insns, slot, slots, insnAt: Int32Array.of(-1), blocks, blockOf: Int32Array.of(0), entries: [0] };
+  }
   const insnAt = new Int32Array(slots + 1).fill(-1);
   for (let i = 0; i < n; i++) insnAt[slot[i]!] = i;
   const base = { insnAt, slots };
