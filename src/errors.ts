@@ -86,24 +86,6 @@ export class MapError extends TsbpfError {
   }
 }
 
-/**
- * A map operation refused the way the kernel's bpf(2) would refuse it.
- * `code` is the errno name ('E2BIG', 'EEXIST', 'ENOENT', 'EINVAL', ...),
- * `errno` its number, `map` the map's name, `count` (batch operations) how
- * many elements were processed before the failure.
- */
-export class MapError extends TsbpfError {
-  constructor(
-    code: string,
-    readonly errno: number,
-    readonly reason: string,
-    readonly map?: string,
-    readonly count?: number,
-  ) {
-    super('MapError', code, `${map !== undefined ? `map '${map}': ` : ''}${reason} (${code})`);
-  }
-}
-
 /** Linear-memory misuse by the host: exhausted, bad free, access outside the memory. */
 export class MemoryError extends TsbpfError {
   constructor(code: string, readonly reason: string) {
@@ -142,7 +124,7 @@ export class ElfError extends TsbpfError {
 
 export function isTsbpfError(e: unknown): e is TsbpfError {
   return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' &&
-    ['DecodeError', 'AsmError', 'RuntimeFault', 'ElfError', 'VerifierError', 'PcapError', 'MapError', 'LoadError', 'MemoryError', 'ValidationError']
+    ['DecodeError', 'AsmError', 'RuntimeFault', 'ElfError', 'VerifierError', 'PcapError', 'MapError', 'LoadError', 'MemoryError', 'ValidationError', 'TestRunError', 'HookError']
       .includes((e as { name?: string }).name ?? '');
 }
 
@@ -178,4 +160,46 @@ export class VerifierError extends TsbpfError {
   get regs(): string | undefined { return this.details.regs; }
   get path(): readonly VerifierPathStep[] { return this.details.path ?? []; }
   get hint(): string | undefined { return this.details.hint; }
+}
+
+/**
+ * A program that cannot be made live: an unknown helper, a helper its
+ * program type may not call, a map reference to no map, a tail-call slot
+ * naming no program. `program` is the program's name, `pc` the slot of the
+ * instruction at fault (-1 when none).
+ */
+export class LoadError extends TsbpfError {
+  constructor(code: string, readonly reason: string, readonly program?: string, readonly pc = -1) {
+    super('LoadError', code, `${program !== undefined ? `program '${program}'` : 'load'}${pc >= 0 ? ` insn ${pc}` : ''}: ${reason}`);
+  }
+}
+
+/**
+ * Test-run input the kernel's BPF_PROG_TEST_RUN refuses too (a packet
+ * shorter than an Ethernet header, a context field it does not accept...).
+ * `errno` is what the kernel returns (EINVAL = 22, ENOSPC = 28, ...).
+ */
+export class TestRunError extends TsbpfError {
+  constructor(code: string, readonly reason: string, readonly errno = 22) {
+    super('TestRunError', code, reason);
+  }
+}
+
+/**
+ * A host-defined hook refused a definition, a value or a program, or a
+ * program attached to it failed while running. `hook` is the hook's name,
+ * `program` the program's (when one is involved); `cause` carries the
+ * underlying error (a RuntimeFault for a fault or an exhausted budget, a
+ * VerifierError for a program refused at attach).
+ */
+export class HookError extends TsbpfError {
+  constructor(
+    code: string,
+    readonly reason: string,
+    readonly hook: string,
+    readonly program?: string,
+    override readonly cause?: unknown,
+  ) {
+    super('HookError', code, `hook '${hook}'${program !== undefined ? ` program '${program}'` : ''}: ${reason}`);
+  }
 }
