@@ -18,6 +18,9 @@ import { disassemble, formatInstruction } from '../isa/disasm.js';
 import { type Instruction, decode, encode, slotIndices } from '../isa/instruction.js';
 import { judge, parseConformance, runCase } from '../runtime/conformance.js';
 import { runRaw } from '../runtime/raw.js';
+import { firstFileIsElf } from './cmd-common.js';
+import { cmdDisasmObject, cmdProg } from './cmd-prog.js';
+import { cmdMap, cmdTestRun } from './cmd-testrun.js';
 
 export interface Io {
   readonly stdout: (s: string | Uint8Array) => void;
@@ -51,6 +54,10 @@ commands:
   disasm FILE [--bytes]      disassemble raw bytecode (llvm-objdump style)
   run-raw FILE [options]     run a raw program (bytecode or .s/.asm text)
   conformance [DIR] [opts]   run a bpf_conformance test directory
+  prog list FILE.o [--json]  list the programs of a BPF object
+  disasm FILE.o [--program P]  disassemble an object with its C source lines
+  test-run FILE.o [options]  run a program like BPF_PROG_TEST_RUN (bpftool prog run)
+  map dump FILE.o [--map M]  print the maps of a loaded object
   help [COMMAND]             show help for a command
 
 'tsbpf COMMAND --help' shows the options of a command.
@@ -133,7 +140,10 @@ export async function main(argv: readonly string[], io: Io = nodeIo()): Promise<
         io.stdout('tsbpf 0.1.0\n');
         return 0;
       case 'asm': return cmdAsm(rest, io);
-      case 'disasm': return cmdDisasm(rest, io);
+      case 'disasm': return firstFileIsElf(rest) ? cmdDisasmObject(rest, io) : cmdDisasm(rest, io);
+      case 'prog': return cmdProg(rest, io);
+      case 'test-run': return cmdTestRun(rest, io);
+      case 'map': return cmdMap(rest, io);
       case 'run-raw': return cmdRunRaw(rest, io);
       case 'conformance': return cmdConformance(rest, io);
       default:
