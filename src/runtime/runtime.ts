@@ -44,7 +44,7 @@ import { type JitProgram, jitCompile } from './jit/index.js';
 import { type BpfMap, type BpfMapOfMaps, type BpfProgArray, DESC, MAP_HELPERS, type MapHelperHost, createMap, mapFromHandle } from './maps/index.js';
 import { LinearMemory } from './memory.js';
 import { GUARD } from './progtypes/common.js';
-import { SkbSession, XdpSession, progTypeById, progTypeByName } from './progtypes/index.js';
+import { PROG_TYPES, SkbSession, XdpSession, progTypeById, progTypeByName } from './progtypes/index.js';
 import {
   type HostEnv, KernelMemory, type ProgType, type RedirectRecord, type RunHost, type Session,
 } from './progtypes/types.js';
@@ -578,6 +578,10 @@ function checkCalls(name: string, insns: readonly Instruction[], reg: HelperRegi
     const hn = helperName(x.imm) ?? `#${x.imm}`;
     if (denied.has(x.imm)) {
       throw new LoadError('LOAD_HELPER_TYPE', `helper ${hn} (${x.imm}) is not available to ${t.name} programs`, name, idx[i]);
+    }
+    const owners = PROG_TYPES.filter((o) => o.helpers.some((h) => h.id === x.imm)).map((o) => o.name);
+    if (owners.length) {
+      throw new LoadError('LOAD_HELPER_TYPE', `helper ${hn} (${x.imm}) is not available to ${t.name} programs (only ${owners.join(', ')})`, name, idx[i]);
     }
     const known = helperName(x.imm) !== undefined;
     throw new LoadError('LOAD_HELPER', known

@@ -26,8 +26,8 @@ export const PACKETS: Record<string, Uint8Array> = {
   udp_dns: buildPacket({ eth, ipv4: v4, udp: { sport: 40000, dport: 53 }, payload: 'abcdefghijklmnopqrstuvwxyz' }),
   udp_echo: buildPacket({ eth, ipv4: { ...v4, ttl: 17 }, udp: { sport: 1234, dport: 7 }, payload: 'ping ping ping' }),
   udp_num: buildPacket({ eth, ipv4: v4, udp: { sport: 1, dport: 9999 }, payload: '123 abc and more' }),
-  udp_hex: buildPacket({ eth, ipv4: v4, udp: { sport: 1, dport: 9999 }, payload: '0x1f abd' }),
-  udp_neg: buildPacket({ eth, ipv4: v4, udp: { sport: 1, dport: 9999 }, payload: '  -42 abc!' }),
+  udp_hex: buildPacket({ eth, ipv4: v4, udp: { sport: 1, dport: 9999 }, payload: '0x1f abd---------' }),
+  udp_neg: buildPacket({ eth, ipv4: v4, udp: { sport: 1, dport: 9999 }, payload: '  -42 abc!-------' }),
   udp_nonum: buildPacket({ eth, ipv4: v4, udp: { sport: 1, dport: 9999 }, payload: 'no number here' }),
   udp_nocsum: buildPacket({ eth, ipv4: { src: '192.168.1.1', dst: '192.168.1.2' }, udp: { sport: 5, dport: 53, checksum: 0 }, payload: 8 }),
   udp_big: buildPacket({ eth, ipv4: { src: '172.16.0.9', dst: '10.0.0.2' }, udp: { sport: 9, dport: 4789 }, payload: 1400 }),
@@ -47,6 +47,14 @@ export const PACKETS: Record<string, Uint8Array> = {
   ip_short: new Uint8Array([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0, 0, 40, 0, 0, 0, 0, 64, 17]),
   bcast_udp: buildPacket({ eth: { src: MAC_A, dst: 'ff:ff:ff:ff:ff:ff' }, ipv4: { src: '10.0.0.1', dst: '10.255.255.255' }, udp: { sport: 68, dport: 67 }, payload: 30 }),
   host_udp: buildPacket({ eth: { src: MAC_A, dst: '00:00:00:00:00:00' }, ipv4: v4, udp: { sport: 1, dport: 2 }, payload: 4 }),
+};
+
+/** Packets beyond one page (XDP fragments; too big for a test-run skb). */
+export const BIG_PACKETS: Record<string, Uint8Array> = {
+  jumbo: buildPacket({ eth, ipv4: v4, udp: { sport: 9, dport: 9 }, payload: 3600 - 42 }),
+  huge: buildPacket({ eth, ipv4: v4, udp: { sport: 9, dport: 9 }, payload: 10000 - 42 }),
+  skb_max: buildPacket({ eth, ipv4: v4, udp: { sport: 9, dport: 9 }, payload: 3712 - 42 }),
+  skb_over: buildPacket({ eth, ipv4: v4, udp: { sport: 9, dport: 9 }, payload: 3713 - 42 }),
 };
 
 export function packet(spec: PacketSpec): Uint8Array {

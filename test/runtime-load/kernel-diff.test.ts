@@ -12,7 +12,7 @@ import { encode, slotIndices } from '../../src/isa/instruction.js';
 import { loadObject } from '../../src/elf/object.js';
 import { TestRunError } from '../../src/errors.js';
 import { Runtime, type Engine } from '../../src/runtime/runtime.js';
-import { PACKETS, diffMaps, hex, kernelSession, kernelSkip, read, type RunRequest } from './helpers.js';
+import { BIG_PACKETS, PACKETS, diffMaps, hex, kernelSession, kernelSkip, read, type RunRequest } from './helpers.js';
 
 const skip = kernelSkip();
 
@@ -91,6 +91,25 @@ export const CASES: readonly Case[] = [
       ...all('xdp_fmt', ['udp_dns', 'eth_only']),
     ],
   },
+  {
+    obj: 'test/fixtures/progs/skb_helpers.o',
+    runs: [
+      ...all('tc_encap', ['udp_dns', 'tcp_syn', 'arp']),
+      ...all('tc_pad', ['udp_dns', 'udp_big', 'tcp_data', 'arp']),
+      ...all('tc_vlan', ['udp_dns', 'vlan_udp']),
+      ...all('tc_fields', ['udp_dns', 'bcast_udp', 'host_udp', 'udp6', 'arp']),
+      ...all('tc_fields', ['icmp'], { ctx: skbCtx(3, 4, 5) }),
+      ...all('tc_relative', ['udp_dns', 'icmp', 'arp']),
+      ...all('cg_fields', ['udp_dns', 'udp6', 'tcp_data', 'arp', 'udp_big']),
+      ...all('cg_fields', ['icmp'], { ctx: skbCtx(1, 2, 3) }),
+    ],
+  },
+  {
+    obj: 'test/fixtures/progs/xdp_limits.o',
+    runs: ['x_len', 'x_meta_len', 'x_ifindex', 'x_head_max', 'x_head_min', 'x_tail_max', 'x_tail_min', 'x_meta_max', 'x_errors', 'x_meta_move', 'x_buff_len']
+      .flatMap((p) => all(p, ['udp_dns', 'eth_only', 'udp_big', 'jumbo', 'huge'])),
+  },
+  { obj: 'test/fixtures/progs/skb_helpers.o', runs: all('tc_pad', ['skb_max', 'skb_over']) },
   // examples/ (the ELF engineer's objects)
   {
     obj: 'examples/xdp_firewall.o',
@@ -112,7 +131,7 @@ export const CASES: readonly Case[] = [
 ];
 
 function packetOf(r: RunRequest & { packet?: string }): Uint8Array | undefined {
-  return r.data ?? (r.packet !== undefined ? PACKETS[r.packet] : undefined);
+  return r.data ?? (r.packet !== undefined ? PACKETS[r.packet] ?? BIG_PACKETS[r.packet] : undefined);
 }
 
 type Ours = { retval: number; data: Uint8Array; ctx: Uint8Array } | { error: string; errno: number };

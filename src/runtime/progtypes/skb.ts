@@ -294,6 +294,38 @@ function sockOf(f: Uint8Array, ethType: number): { family: number; local: Uint8A
   return { family: 0, local: new Uint8Array(0), remote: new Uint8Array(0) };
 }
 
+/** skb->protocol (be16 in a u32) is 802.1Q or 802.1ad. */
+function isVlan(p: number): boolean {
+  return p === 0x0081 || p === 0xa888;
+}
+
+/** Insert a VLAN tag (proto as be16-in-u32, tci host order) after the MAC addresses. */
+function insertTag(s: SkbSession, ctx: HelperContext, proto: number, tci: number): void {
+  s.reserve(4, 0);
+  const m = ctx.memory.u8;
+  m.copyWithin(s.mac - 4, s.mac, s.mac + 12);
+  s.mac -= 4;
+  if (s.l2) s.data -= 4;
+  m[s.mac + 12] = proto & 0xff;
+  m[s.mac + 13] = proto >>> 8;
+  m[s.mac + 14] = tci >>> 8;
+  m[s.mac + 15] = tci & 0xff;
+  s.sync();
+}
+
+/** Remove the VLAN tag after the MAC addresses; returns its TCI, skb->protocol becomes the inner EtherType. */
+function removeTag(s: SkbSession, ctx: HelperContext): number | undefined {
+  const m = ctx.memory.u8;
+  if (s.end - s.mac < ETH_HLEN + 4) return undefined;
+  const tci = (m[s.mac + 14]! << 8) | m[s.mac + 15]!;
+  m.copyWithin(s.mac + 4, s.mac, s.mac + 12);
+  s.mac += 4;
+  if (s.l2) s.data += 4;
+  s.setField(SKB.protocol, m[s.mac + 12]! | (m[s.mac + 13]! << 8));
+  s.sync();
+  return tci;
+}
+
 export function skbOf(ctx: HelperContext, name: string): SkbSession {
   const s = (ctx.host as RunHost | undefined)?.session;
   if (!(s instanceof SkbSession)) throw new TypeError(`${name} needs an __sk_buff context`);
@@ -541,20 +573,13 @@ export const SKB_HELPERS: readonly HelperSpec[] = [
   {
     id: 18, name: 'skb_vlan_push', impl: (_c, proto, tci, _4, _5, ctx) => {
       const s = skbOf(ctx, 'bpf_skb_vlan_push');
-      const p = num(proto) & 0xffff;
-      if (p !== 0x0081 && p !== 0xa888) return EINVAL; // htons(ETH_P_8021Q / ETH_P_8021AD)
+      let p = num(proto) & 0xffff;
+      if (p !== 0x0081 && p !== 0xa888) p = 0x0081; // anything but 802.1Q / 802.1ad becomes 802.1Q
       if (s.field(SKB.vlan_present)) {
-        // The accelerated tag moves into the payload.
-        s.reserve(4, 0);
-        const m = ctx.memory.u8;
-        m.copyWithin(s.mac - 4, s.mac, s.mac + 12);
-        s.mac -= 4;
-        s.data -= 4;
+        // The accelerated tag moves into the payload, after the MAC addresses.
         const old = s.field(SKB.vlan_proto);
-        const otci = s.field(SKB.vlan_tci);
-        m[s.mac + 12] = old & 0xff; m[s.mac + 13] = old >>> 8;
-        m[s.mac + 14] = otci >>> 8; m[s.mac + 15] = otci & 0xff;
-        s.sync();
+        insertTag(s, ctx, old, s.field(SKB.vlan_tci));
+        s.setField(SKB.protocol, old);
       }
       s.setField(SKB.vlan_present, 1);
       s.setField(SKB.vlan_proto, p);
@@ -569,17 +594,18 @@ export const SKB_HELPERS: readonly HelperSpec[] = [
         s.setField(SKB.vlan_present, 0);
         s.setField(SKB.vlan_tci, 0);
         s.setField(SKB.vlan_proto, 0);
-        return 0;
+      } else {
+        if (!isVlan(s.field(SKB.protocol))) return 0;
+        if (removeTag(s, ctx) === undefined) return EINVAL;
       }
-      const m = ctx.memory.u8;
-      const t = (m[s.mac + 12]! << 8) | m[s.mac + 13]!;
-      if ((t === 0x8100 || t === 0x88a8) && s.end - s.mac >= ETH_HLEN + 4) {
-        m.copyWithin(s.mac + 4, s.mac, s.mac + 12);
-        s.mac += 4;
-        if (s.l2) s.data += 4;
-        s.setField(SKB.protocol, (m[s.mac + 12]! | (m[s.mac + 13]! << 8)));
-        s.sync();
-      }
+      // The next tag of the payload, if any, becomes the accelerated one.
+      const proto = s.field(SKB.protocol);
+      if (!isVlan(proto)) return 0;
+      const t = removeTag(s, ctx);
+      if (t === undefined) return EINVAL;
+      s.setField(SKB.vlan_present, 1);
+      s.setField(SKB.vlan_proto, proto);
+      s.setField(SKB.vlan_tci, t);
       return 0;
     },
   },
