@@ -97,6 +97,16 @@ function valueNode(btf: Btf, id: number, v: BtfValue): Node {
     const el = t.kind === 'array' ? t.type : 0;
     return arr(v.map((x) => valueNode(btf, el, x)));
   }
+  if (typeof v === 'string' && t.kind === 'array') {
+    // bpftool shows an array as a string only when its element type is
+    // named exactly `char` (not unsigned char, signed char or a typedef).
+    const el = btf.type(t.type);
+    if (!(el.kind === 'int' && el.name === 'char')) {
+      const codes: Node[] = [];
+      for (let i = 0; i < t.nelems; i++) codes.push(raw(String(i < v.length ? v.charCodeAt(i) : 0)));
+      return arr(codes);
+    }
+  }
   if (v !== null && typeof v === 'object') {
     const members = t.kind === 'struct' || t.kind === 'union' ? t.members : [];
     return obj(Object.entries(v).map(([name, x]) => {
@@ -151,7 +161,7 @@ function formattedNode(m: BpfMap, e: Entry, percpu: boolean): Node {
   return obj(members);
 }
 
-/** `bpftool -j map dump` as a JSON string. */
+/** `bpftool -j map dump` as a JSON string (with bpftool's final newline). */
 export function dumpJson(m: BpfMap): string {
   const { entries, percpu } = collect(m);
   const btf = hasBtf(m);
@@ -161,7 +171,7 @@ export function dumpJson(m: BpfMap): string {
     else members.push(['value', hexNode(e.values[0]!)]);
     if (btf) members.push(['formatted', formattedNode(m, e, percpu)]);
     return obj(members);
-  })), false);
+  })), false) + '\n';
 }
 
 /** `bpftool map dump` text (ends with a newline). */
