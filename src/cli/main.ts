@@ -21,6 +21,7 @@ import { runRaw } from '../runtime/raw.js';
 import { firstFileIsElf } from './cmd-common.js';
 import { cmdDisasmObject, cmdProg } from './cmd-prog.js';
 import { cmdMap, cmdTestRun } from './cmd-testrun.js';
+import { RUN_HELP, cmdRun } from './cmd-run.js';
 
 export interface Io {
   readonly stdout: (s: string | Uint8Array) => void;
@@ -45,6 +46,7 @@ class CliError extends Error {
 }
 
 const HELP: Record<string, string> = {
+  run: RUN_HELP,
   main: `tsbpf: eBPF in TypeScript
 
 usage: tsbpf <command> [options]
@@ -58,6 +60,7 @@ commands:
   disasm FILE.o [--program P]  disassemble an object with its C source lines
   test-run FILE.o [options]  run a program like BPF_PROG_TEST_RUN (bpftool prog run)
   map dump FILE.o [--map M]  print the maps of a loaded object
+  run FILE.o --pcap IN       replay a capture through an XDP, TC or socket-filter program
   help [COMMAND]             show help for a command
 
 'tsbpf COMMAND --help' shows the options of a command.
@@ -143,6 +146,7 @@ export async function main(argv: readonly string[], io: Io = nodeIo()): Promise<
       case 'disasm': return firstFileIsElf(rest) ? cmdDisasmObject(rest, io) : cmdDisasm(rest, io);
       case 'prog': return cmdProg(rest, io);
       case 'test-run': return cmdTestRun(rest, io);
+      case 'run': return await cmdRun(rest, io);
       case 'map': return cmdMap(rest, io);
       case 'run-raw': return cmdRunRaw(rest, io);
       case 'conformance': return cmdConformance(rest, io);
