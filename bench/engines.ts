@@ -33,6 +33,10 @@ export interface Instance {
   once(engine: EngineName): Outcome;
   /** How the engines are driven, for the report. */
   readonly how: string;
+  /** Something about this program's run worth a note in the table (e.g. not verified by tsbpf). */
+  readonly note?: string;
+  /** `runs` separate test runs of one run each (the Runtime's per-call cost), when the driver has such calls. */
+  perCall?(engine: 'interp' | 'jit', runs: number): number;
 }
 
 export interface Driver {

@@ -8,7 +8,7 @@ import {
   KERNEL_PROG_TYPE, type KernelMap, type KernelTestRunOptions, type KernelTestRunResult, OracleError, kernelAvailable,
   kernelLoad, kernelTestRun,
 } from '../src/cli/kernel-oracle.js';
-import { type ObjectSpec, type ProgramSpec, encode } from '../src/core.js';
+import { type Instruction, type ObjectSpec, type ProgramSpec, encode } from '../src/core.js';
 import { BenchError } from './errors.js';
 import { median } from './measure.js';
 import type { BenchProgram } from './suite.js';
@@ -17,7 +17,10 @@ export { kernelAvailable };
 
 /** What the oracle needs to load one program of an object. */
 export interface KernelProgram {
+  /** Encoded for the oracle. */
   readonly insns: Uint8Array;
+  /** The same instructions decoded (map lddw: src 1, imm = map index), e.g. for tsbpf's verifier. */
+  readonly linked: Instruction[];
   readonly progType: number;
   readonly maps: KernelMap[];
   readonly mapNames: string[];
@@ -28,7 +31,7 @@ export function kernelProgram(spec: ObjectSpec, prog: ProgramSpec, fills: BenchP
   const mapNames = spec.maps.map((m) => m.name);
   const refs = new Map(prog.mapRefs.map((r) => [r.slot, r]));
   let slot = 0;
-  const insns = prog.insns.map((x) => {
+  const insns: Instruction[] = prog.insns.map((x) => {
     const r = refs.get(slot);
     slot += x.op.kind === 'ld_imm64' ? 2 : 1;
     if (!r) return x;
@@ -46,7 +49,7 @@ export function kernelProgram(spec: ObjectSpec, prog: ProgramSpec, fills: BenchP
     if (!mapNames.includes(f.map)) throw new BenchError('BENCH_SUITE', `${prog.name}: no map '${f.map}' to fill`);
   }
   const progType = prog.type || KERNEL_PROG_TYPE.XDP;
-  return { insns: encode(insns), progType, maps, mapNames };
+  return { insns: encode(insns), linked: insns, progType, maps, mapNames };
 }
 
 /** One run from fresh maps (for the agreement check): retval, packet and map dumps. */
