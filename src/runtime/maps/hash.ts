@@ -90,6 +90,8 @@ export class HashMap extends MapBase {
     this.elems = this.alloc(this.maxEntries * this.elemSize);
     this.values = this.alloc(this.maxEntries * this.elemValueSize);
     this.addRegion(this.values, this.maxEntries * this.elemValueSize);
+    // Keys handed to bpf_for_each_map_elem callbacks point into the element pool: readable, not writable.
+    if (this.maxEntries * this.elemSize > 0) memory.addRegion(this.elems, this.maxEntries * this.elemSize, `map_key:${this.name}`, false);
     const dv = memory.view;
     const h = this.hdr;
     dv.setUint32(h + HASH_HDR.MASK, this.nbuckets - 1, true);

@@ -201,6 +201,7 @@ function forEachMapElem(map: bigint, fn: bigint, cbCtx: bigint, flags: bigint, _
   let n = 0;
   if (m instanceof ArrayMap) {
     const scratch = ctx.memory.alloc(8);
+    ctx.memory.addRegion(scratch, 4, `map_key:${m.name}`, false);
     try {
       for (let i = 0; i < m.maxEntries; i++) {
         ctx.memory.view.setUint32(scratch, i, true);
