@@ -19,10 +19,14 @@
 //   with tstamp = the capture timestamp and wire_len = the original length;
 //   TC_ACT_OK/UNSPEC/PIPE/RECLASSIFY/REPEAT pass, SHOT/STOLEN/QUEUED/TRAP
 //   drop, REDIRECT redirects; mark and priority after the run are reported.
-// - Socket filter: the return value is the number of bytes to keep, 0 drops
-//   it (the kernel's sk_filter_trim_cap): a kept packet is written cut to
-//   that many bytes of the network packet (capture length cut, original
-//   length kept, as a snap length does).
+// - Socket filter: the program sees the frame from its MAC header, as a
+//   filter on a packet socket (tcpdump's) does, LD_ABS/LD_IND included; the
+//   return value is the number of bytes to keep, 0 drops the packet (the
+//   kernel's sk_filter_trim_cap): a kept packet is written cut to that many
+//   bytes (capture length cut, original length kept, as a snap length does).
+// - Programs that make tail calls run through Program.run (the Runtime's
+//   BPF_PROG_TEST_RUN, which alone follows tail calls): same verdicts and
+//   outputs, slower, and a socket filter there sees the network header.
 // - Captures of other link types (raw IP, Linux cooked v1/v2, BSD loopback)
 //   get an Ethernet header made from their protocol field before the run,
 //   and their own header back when written, so outputs keep the input's link
@@ -297,12 +301,14 @@ function finishVerdict(kind: ReplayKind, p: ReplayPacket, framed: Framed, r0: bi
   const c = classify(kind, r0);
   const v: PacketVerdict = { ret: c.ret, verdict: c.verdict, route: c.route, data: p.data, origLen, changed: false, insns };
   if (kind === 'socket_filter') {
-    // The filter sees the network packet; it keeps `ret` bytes of it.
-    const l3 = framed.frame.length - ETH_HLEN;
-    const keep = Math.min(c.ret, l3);
-    v.keep = c.ret === 0 ? 0 : keep;
-    if (c.ret !== 0 && keep < l3) {
-      v.data = p.data.subarray(0, p.data.length - (l3 - keep));
+    // The filter sees the frame from its first byte (a packet socket, as
+    // tcpdump attaches filters); it keeps `ret` bytes of it.
+    const flen = framed.frame.length;
+    const keep = Math.min(c.ret, flen);
+    v.keep = keep;
+    if (c.ret !== 0 && keep < flen) {
+      const hl = framed.header === EMPTY ? 0 : framed.header.length - ETH_HLEN;
+      v.data = p.data.subarray(0, Math.max(0, keep + hl));
       v.changed = true;
     }
     return v;
@@ -402,7 +408,6 @@ function sessionRunner(program: Program, kind: ReplayKind, opts: RunnerOptions):
   // __sk_buff types: a session per packet (the skb's fields depend on the packet).
   const ctxIn = new Uint8Array(SK_BUFF_SIZE);
   const ctxView = new DataView(ctxIn.buffer);
-  const l2 = kind === 'tc';
   return {
     kind,
     verdicts: VERDICT_ORDER[kind],
@@ -412,11 +417,13 @@ function sessionRunner(program: Program, kind: ReplayKind, opts: RunnerOptions):
       const f = framed.frame;
       const origLen = p.origLen ?? p.data.length;
       ctxView.setBigUint64(152, BigInt.asUintN(64, p.ts), true);
-      const wl = origLen - p.data.length + f.length - (l2 ? 0 : ETH_HLEN);
-      ctxView.setUint32(160, wl >= f.length - (l2 ? 0 : ETH_HLEN) ? wl : 0, true);
+      const wl = origLen - p.data.length + f.length;
+      ctxView.setUint32(160, wl >= f.length ? wl : 0, true);
       let s: SkbSession;
       try {
-        s = program.type.open({ memory, host: rt.host, checked }, { data: f, ctx: ctxIn }) as SkbSession;
+        // Socket filters see the frame from the MAC header (a packet socket); tc from the MAC header too.
+        s = kind === 'socket_filter' ? new SkbSession(memory, { data: f, ctx: ctxIn }, true, program.type.name)
+          : program.type.open({ memory, host: rt.host, checked }, { data: f, ctx: ctxIn }) as SkbSession;
       } catch (e) {
         if (isTsbpfError(e) && e.name === 'TestRunError') return skipped(p, e.message);
         throw e;
@@ -436,7 +443,7 @@ function sessionRunner(program: Program, kind: ReplayKind, opts: RunnerOptions):
         }
         const v = finishVerdict(kind, p, framed, r.r0, r.insnCount,
           () => memory.read(s.mac, s.end - s.mac),
-          () => s.mac === s.data - (l2 ? 0 : ETH_HLEN) && sameBytes(memory.u8.subarray(s.mac, s.end), f));
+          () => s.mac === s.data && sameBytes(memory.u8.subarray(s.mac, s.end), f));
         if (kind === 'tc') {
           v.mark = memory.readU32(s.ctxAddr + 8);
           v.priority = memory.readU32(s.ctxAddr + 32);
