@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -14,6 +15,9 @@ function step(title, args) {
   const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) failed++;
 }
+
+step('replay a capture through an XDP program', ['run', 'examples/xdp_guard.o', '--pcap', 'examples/traffic.pcap', '--out-drop', join(tmpdir(), 'tsbpf-demo-drop.pcap')]);
+step('the programs of an object', ['prog', 'list', 'examples/xdp_firewall.o']);
 
 const conf = process.env.BPF_CONFORMANCE_DIR ?? resolve(root, '..', 'shared', 'bpf_conformance');
 if (existsSync(join(conf, 'tests'))) {
