@@ -15,3 +15,16 @@ export {
 export { runRaw, validate, type RawOptions, type RawResult, type ValidateOptions } from './runtime/raw.js';
 export { parseConformance, runCase, judge, type ConformanceCase, type CaseOutcome, type CaseVerdict } from './runtime/conformance.js';
 export * from './runtime/maps/index.js';
+export * from './runtime/runtime.js';
+export {
+  defineHook, layoutContext, contextDescription, HookRunHost,
+  type Hook, type HookLink, type HookLinkInfo, type HookSpec, type HookSchema, type HookBtfContext, type HookFieldSpec,
+  type HookField, type HookFieldType, type HookScalarType, type HookValue, type HookProgram, type HostHelper,
+  type AttachOptions, type Attachable,
+} from './runtime/hooks.js';
+export {
+  replay, packetRunner, replayKind, classify, newSummary, account, formatSummary, formatStats, summaryJson, packetJson,
+  XDP_VERDICTS, TC_VERDICTS,
+  type ReplayPacket, type PacketVerdict, type PacketRunner, type ReplayKind, type ReplaySummary, type ReplayOptions,
+  type RunnerOptions, type VerdictCount, type Route as ReplayRoute,
+} from './runtime/replay.js';

@@ -19,6 +19,7 @@ import {
   type PacketVerdict, type ReplaySummary, type Route, formatBytes, formatStats, formatSummary, newSummary, packetJson,
   packetRunner, replay, replayKind, summaryJson,
 } from '../runtime/replay.js';
+import { verifyProgram } from '../runtime/hooks.js';
 import { type LoadedObject, Runtime } from '../runtime/runtime.js';
 import { CmdError, CmdUsageError, parseCmd, readSpec, str } from './cmd-common.js';
 import { selectPrograms } from './cmd-prog.js';
@@ -269,9 +270,24 @@ async function runCommand(args: readonly string[], io: Io, env: RunEnvIo): Promi
   if (!replayKind(prog.type.name)) {
     throw new CmdError(`${file}: program '${prog.name}' is ${prog.type.name}; packets replay through xdp, sched_cls (tc), sched_act and socket_filter programs (override with --type)`);
   }
-  const runner = packetRunner(prog, { engine });
+  // Verified programs run without per-access checks, as in the kernel; a
+  // program the verifier refuses still replays, checked, with a warning.
+  let checked = !prog.verified;
+  let verifyNote = prog.verified ? 'verified at load' : '';
+  if (checked) {
+    try {
+      verifyProgram(prog);
+      checked = false;
+      verifyNote = 'verified';
+    } catch (e) {
+      const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+      verifyNote = `not verified (${msg}): every access checked`;
+      io.stderr(`tsbpf: warning: ${file}: ${prog.name}: the verifier refuses it: ${msg}; replaying in checked mode\n`);
+    }
+  }
+  const runner = packetRunner(prog, { engine, checked });
   try {
-    prog.compile(engine, !prog.verified);
+    prog.compile(engine, checked);
   } catch (e) {
     if (isTsbpfError(e)) throw new CmdError(`${file}: ${prog.name}: ${e.message}`);
     throw e;
@@ -335,7 +351,7 @@ async function runCommand(args: readonly string[], io: Io, env: RunEnvIo): Promi
   } else {
     let text = formatSummary(summary, `${prog.name} (${prog.type.name}, ${engine}) on ${inputName}`);
     for (const [r, o] of outs) text += `  wrote ${o.packets} packets to ${o.path === '-' ? 'stdout' : o.path} (--out-${r})\n`;
-    if (values['stats']) text += formatStats(summary, engine);
+    if (values['stats']) text += formatStats(summary, `${engine}, ${verifyNote}`);
     if (dump) text += dump.text;
     say(text);
   }

@@ -924,39 +924,46 @@ export class HookRunHost {
   }
 }
 
+/**
+ * Run the verifier on a Runtime program: as its own program type, or
+ * against a host-defined context. Throws the VerifierError when refused.
+ */
+export function verifyProgram(p: Program, opts: { ctx?: ContextDescription } = {}): void {
+  const memory = p.runtime.memory;
+  // The verifier wants LD_IMM64 src=1/2 with imm = an index into `maps`.
+  const maps: BpfMap[] = [];
+  const index = new Map<number, number>();
+  const insns = p.insns.map((x) => {
+    if (x.op.kind !== 'ld_imm64' || (x.src !== BPF_PSEUDO_MAP_FD && x.src !== BPF_PSEUDO_MAP_VALUE)) return x;
+    const h = x.imm >>> 0;
+    let i = index.get(h);
+    if (i === undefined) {
+      const m = mapFromHandle(memory, h);
+      if (!m) throw new HookError('HOOK_PROGRAM', `lddw references no map (handle 0x${h.toString(16)})`, opts.ctx?.name ?? '-', p.name);
+      i = maps.length;
+      maps.push(m);
+      index.set(h, i);
+    }
+    return { ...x, imm: i };
+  });
+  const r = verify(insns, {
+    progType: opts.ctx ? 0 : p.progType,
+    ...(opts.ctx ? { ctx: opts.ctx } : {}),
+    maps: maps.map((m) => ({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, name: m.name })),
+    funcs: p.funcs.map((f) => ({ insn: f.slot, name: f.name })),
+    lineInfo: p.lineInfo.map((l) => ({ insn: l.slot, file: l.file, line: l.line, column: l.column, text: l.source })),
+  });
+  if (!r.ok) throw r.error ?? new Error('refused by the verifier');
+}
+
 /** A Runtime program as the hook sees it, with a verifier entry that knows its maps. */
 function runtimeHookProgram(p: Program): HookProgram {
-  const memory = p.runtime.memory;
   return {
     name: p.name,
     insns: p.insns,
-    memory,
+    memory: p.runtime.memory,
     helpers: p.helpers,
-    verify(ctx) {
-      // The verifier wants LD_IMM64 src=1/2 with imm = an index into `maps`.
-      const maps: BpfMap[] = [];
-      const index = new Map<number, number>();
-      const insns = p.insns.map((x) => {
-        if (x.op.kind !== 'ld_imm64' || (x.src !== BPF_PSEUDO_MAP_FD && x.src !== BPF_PSEUDO_MAP_VALUE)) return x;
-        const h = x.imm >>> 0;
-        let i = index.get(h);
-        if (i === undefined) {
-          const m = mapFromHandle(memory, h);
-          if (!m) throw new HookError('HOOK_PROGRAM', `lddw references no map (handle 0x${h.toString(16)})`, ctx.name, p.name);
-          i = maps.length;
-          maps.push(m);
-          index.set(h, i);
-        }
-        return { ...x, imm: i };
-      });
-      const r = verify(insns, {
-        progType: 0, ctx,
-        maps: maps.map((m) => ({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, name: m.name })),
-        funcs: p.funcs.map((f) => ({ insn: f.slot, name: f.name })),
-        lineInfo: p.lineInfo.map((l) => ({ insn: l.slot, file: l.file, line: l.line, column: l.column, text: l.source })),
-      });
-      if (!r.ok) throw r.error ?? new Error('refused by the verifier');
-    },
+    verify: (ctx) => verifyProgram(p, { ctx }),
   };
 }
 

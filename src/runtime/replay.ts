@@ -106,8 +106,14 @@ const TC_ROUTE: Readonly<Record<number, Route>> = {
   [-1]: 'pass', 0: 'pass', 1: 'pass', 2: 'drop', 3: 'pass', 4: 'drop', 5: 'drop', 6: 'pass', 7: 'redirect', 8: 'drop',
 };
 
+export interface Classified {
+  readonly ret: number;
+  readonly verdict: string;
+  readonly route: Route;
+}
+
 /** The verdict name and route of a return value. */
-export function classify(kind: ReplayKind, r0: bigint): { ret: number; verdict: string; route: Route } {
+export function classify(kind: ReplayKind, r0: bigint): Classified {
   if (kind === 'tc') {
     const ret = Number(BigInt.asIntN(32, r0));
     return { ret, verdict: TC_VERDICTS[ret] ?? `TC_ACT_${ret}`, route: TC_ROUTE[ret] ?? 'pass' };
@@ -294,11 +300,10 @@ export function packetRunner(program: Program, opts: RunnerOptions = {}): Packet
 }
 
 /** The verdict of a run, with the packet to write when the program changed it. */
-function finishVerdict(kind: ReplayKind, p: ReplayPacket, framed: Framed, r0: bigint, insns: number,
-  out: (() => Uint8Array) | undefined, same: (() => boolean) | undefined): PacketVerdict {
+function finishVerdict(kind: ReplayKind, p: ReplayPacket, framed: Framed, c: Classified, insns: number,
+  rewritten: Uint8Array | undefined): PacketVerdict {
   const caplen = p.data.length;
   const origLen = p.origLen ?? caplen;
-  const c = classify(kind, r0);
   const v: PacketVerdict = { ret: c.ret, verdict: c.verdict, route: c.route, data: p.data, origLen, changed: false, insns };
   if (kind === 'socket_filter') {
     // The filter sees the frame from its first byte (a packet socket, as
@@ -313,13 +318,10 @@ function finishVerdict(kind: ReplayKind, p: ReplayPacket, framed: Framed, r0: bi
     }
     return v;
   }
-  if (c.route !== 'drop' && out && !(same && same())) {
-    const bytes = out();
-    if (!sameBytes(bytes, framed.frame)) {
-      v.changed = true;
-      v.data = unframe(framed, bytes);
-      v.origLen = Math.max(v.data.length, origLen - caplen + v.data.length);
-    }
+  if (rewritten && c.route !== 'drop' && !sameBytes(rewritten, framed.frame)) {
+    v.changed = true;
+    v.data = unframe(framed, rewritten);
+    v.origLen = Math.max(v.data.length, origLen - caplen + v.data.length);
   }
   return v;
 }
@@ -376,7 +378,15 @@ function sessionRunner(program: Program, kind: ReplayKind, opts: RunnerOptions):
         s.dataMeta = start;
         s.data = start;
         s.dataEnd = start + linear;
-        s.sync();
+        if (checked) {
+          s.sync();
+        } else {
+          // Unchecked runs never look at the region table: write the pointers only.
+          const dv = memory.view;
+          dv.setUint32(s.ctxAddr, start, true);
+          dv.setUint32(s.ctxAddr + 4, start + linear, true);
+          dv.setUint32(s.ctxAddr + 8, start, true);
+        }
         host.redirect = undefined;
         clock = p.ts;
         let r;
@@ -386,19 +396,27 @@ function sessionRunner(program: Program, kind: ReplayKind, opts: RunnerOptions):
           if (isTsbpfError(e) && e.name === 'RuntimeFault') return faulted(p, e);
           throw e;
         }
-        const v = finishVerdict(kind, p, framed, r.r0, r.insnCount,
-          () => {
-            const lin = memory.u8.subarray(s.data, s.dataEnd);
-            if (s.frags.length === 0) return lin.slice();
-            const o = new Uint8Array(lin.length + s.fragLen);
-            o.set(lin);
-            let k = lin.length;
-            for (const g of s.frags) { o.set(g, k); k += g.length; }
-            return o;
-          },
-          () => s.data === start && s.dataEnd === start + linear && s.frags.length === frags.length
-            && sameBytes(memory.u8.subarray(start, start + linear), linear === len ? f : f.subarray(0, linear))
-            && s.frags.every((g, i) => g === frags[i]));
+        const c = classify(kind, r.r0);
+        let rewritten: Uint8Array | undefined;
+        if (c.route !== 'drop') {
+          memory.refresh();
+          const u8 = memory.u8;
+          let same = s.data === start && s.dataEnd === start + linear && s.frags.length === frags.length;
+          for (let i = 0; same && i < frags.length; i++) same = s.frags[i] === frags[i];
+          for (let i = 0; same && i < linear; i++) same = u8[start + i] === f[i];
+          if (!same) {
+            const lin = u8.subarray(s.data, s.dataEnd);
+            if (s.frags.length === 0) {
+              rewritten = lin.slice();
+            } else {
+              rewritten = new Uint8Array(lin.length + s.fragLen);
+              rewritten.set(lin);
+              let k = lin.length;
+              for (const g of s.frags) { rewritten.set(g, k); k += g.length; }
+            }
+          }
+        }
+        const v = finishVerdict(kind, p, framed, c, r.insnCount, rewritten);
         if (host.redirect && v.route === 'redirect') v.redirect = host.redirect;
         return v;
       },
@@ -441,9 +459,12 @@ function sessionRunner(program: Program, kind: ReplayKind, opts: RunnerOptions):
           if (isTsbpfError(e) && e.name === 'RuntimeFault') return faulted(p, e);
           throw e;
         }
-        const v = finishVerdict(kind, p, framed, r.r0, r.insnCount,
-          () => memory.read(s.mac, s.end - s.mac),
-          () => s.mac === s.data && sameBytes(memory.u8.subarray(s.mac, s.end), f));
+        const c = classify(kind, r.r0);
+        let rewritten: Uint8Array | undefined;
+        if (c.route !== 'drop' && kind === 'tc' && !(s.mac === s.data && sameBytes(memory.u8.subarray(s.mac, s.end), f))) {
+          rewritten = memory.read(s.mac, s.end - s.mac);
+        }
+        const v = finishVerdict(kind, p, framed, c, r.insnCount, rewritten);
         if (kind === 'tc') {
           v.mark = memory.readU32(s.ctxAddr + 8);
           v.priority = memory.readU32(s.ctxAddr + 32);
@@ -501,7 +522,8 @@ function testRunRunner(program: Program, kind: ReplayKind, opts: RunnerOptions):
         }
         return r.data;
       };
-      const v = finishVerdict(kind, p, framed, r.retval, r.insnCount, out, undefined);
+      const c = classify(kind, r.retval);
+      const v = finishVerdict(kind, p, framed, c, r.insnCount, c.route !== 'drop' ? out() : undefined);
       if (kind === 'tc') {
         const cv = new DataView(r.ctx.buffer, r.ctx.byteOffset, r.ctx.byteLength);
         v.mark = cv.getUint32(8, true);
