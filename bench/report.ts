@@ -46,6 +46,7 @@ function mainTable(r: BenchReport): string[] {
 
 function notes(r: BenchReport): string[] {
   const out: string[] = [];
+  if (!r.kernel.available) out.push(`kernel JIT: n/a (${r.kernel.reason})`);
   for (const x of r.rows) {
     for (const n of x.notes) if (!n.startsWith('kernel: n/a')) out.push(`${x.program} ${x.size}B: ${n}`);
     for (const a of x.agreement) if (!a.ok) out.push(`${x.program} ${x.size}B: ${a.engine} vs ${a.against}: ${a.detail}`);
@@ -105,9 +106,12 @@ function sections(r: BenchReport): Array<{ title: string; lines: string[] }> {
     s.push({
       title: 'pcap replay through xdp_drop',
       lines: [
-        `${(p.pps / 1e6).toFixed(2)} Mpps (${p.packets.toLocaleString('en-US')} packets, median of ${p.reps}); reading and copying alone: ${(p.ppsNoRun / 1e6).toFixed(2)} Mpps`,
+        `batched: ${(p.pps / 1e6).toFixed(2)} Mpps (${p.packets.toLocaleString('en-US')} packets, median of ${p.reps}); reading and copying alone: ${(p.ppsNoRun / 1e6).toFixed(2)} Mpps`,
         `verdicts: ${Object.entries(p.verdicts).map(([k, v]) => `${k} ${v}`).join(', ')}`,
         p.how,
+        'pps' in p.replayApi
+          ? `through the replay API: ${(p.replayApi.pps / 1e6).toFixed(2)} Mpps (${p.replayApi.how})`
+          : `through the replay API: n/a (${p.replayApi.error})`,
       ],
     });
   } else {

@@ -16,7 +16,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { OracleError } from '../src/cli/kernel-oracle.js';
-import { type Instruction, JitProgram, type ObjectSpec, type ProgramSpec, loadObject } from '../src/core.js';
+import { type Instruction, JitProgram, type ObjectSpec, type ProgramSpec, TsbpfError, isTsbpfError, loadObject } from '../src/core.js';
 import { DirectDriver } from './direct.js';
 import type { Driver, EngineName, Outcome } from './engines.js';
 import { hex } from './engines.js';
@@ -215,7 +215,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   const quick = o.quick ?? false;
   const progs = selected(o.filter);
   const clock: Clock = o.clock ?? 'cpu';
-  const mo: MeasureOptions = quick ? { minMs: 15, reps: 3, warmupMs: 15, clock } : { minMs: 100, reps: 5, warmupMs: 200, clock };
+  const mo: MeasureOptions = quick ? { minMs: 15, reps: 3, warmupMs: 50, clock } : { minMs: 100, reps: 5, warmupMs: 200, clock };
   const kernelTargetMs = quick ? 15 : 100;
   const kav = o.noKernel ? { ok: false as const, reason: '--no-kernel' } : kernelAvailable();
   const kernelOk = kav.ok;
@@ -357,7 +357,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       perCall = { interp: ti.ns, jit: tj.ns };
     } catch (e) { perCall = { error: errText(e) }; }
     log('pcap replay');
-    try { pcap = pcapReplay(driver, quick, clock); } catch (e) { pcap = { error: errText(e) }; }
+    try { pcap = await pcapReplay(driver, quick, clock); } catch (e) { pcap = { error: errText(e) }; }
     log('map memory');
     try { mapMem = mapMemory(quick); } catch (e) { mapMem = { error: errText(e) }; }
   }
@@ -467,8 +467,10 @@ function targets(r: BenchReport): TargetResult[] {
   if ('pps' in r.pcap) {
     const pps = r.pcap.pps;
     out.push({
-      target: 'pcap replay through xdp_drop (in-memory capture, one core)', goal: '>= 5 Mpps',
-      measured: `${(pps / 1e6).toFixed(2)} Mpps`, met: pps >= 5e6,
+      target: 'pcap replay through xdp_drop (in-memory capture, one core, batched)', goal: '>= 5 Mpps',
+      measured: `${(pps / 1e6).toFixed(2)} Mpps` +
+        ('pps' in r.pcap.replayApi ? ` (replay API, one call a packet: ${(r.pcap.replayApi.pps / 1e6).toFixed(2)} Mpps)` : ''),
+      met: pps >= 5e6,
       by: pps >= 5e6 ? `${(pps / 5e6).toFixed(2)}x margin` : `${(5e6 / pps).toFixed(2)}x short`,
     });
   } else {
@@ -550,7 +552,9 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   main().catch((e: unknown) => {
-    process.stderr.write(`bench: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-    process.exitCode = 1;
+    // Typed errors are the user's to read (a bad --filter, a missing object); anything else is a bug: show the stack.
+    const typed = e instanceof TsbpfError || isTsbpfError(e);
+    process.stderr.write(`bench: ${typed ? (e as Error).message : e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    process.exitCode = typed && (e as { code?: string }).code === 'BENCH_ARGS' ? 2 : 1;
   });
 }
