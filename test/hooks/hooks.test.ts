@@ -324,3 +324,17 @@ test('calls do not allocate linear memory', () => {
   for (let i = 0; i < 1000; i++) hook.run({ x: i, b: 'hello' });
   assert.equal(memory.allocatedBytes, before);
 });
+
+test('a context from a BTF struct: offsets, types and write rights as the C compiler laid them out', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { loadObject } = await import('../../src/elf/object.js');
+  const spec = loadObject(new Uint8Array(readFileSync(new URL('../../../examples/http-policy/policy_v1.o', import.meta.url))));
+  const { fields, size } = layoutContext('http', { btf: spec.btf!, struct: 'http_req', write: ['route', 'retry_after', 'reason'] });
+  assert.deepEqual(fields.map((f) => [f.name, f.type, f.offset, f.write]), [
+    ['method', 'u32', 0, false], ['client_ip4', 'u32', 4, false], ['flags', 'u32', 8, false], ['route', 'u32', 12, true],
+    ['retry_after', 'u32', 16, true], ['reason', 'u32', 20, true], ['path', 'bytes[32]', 24, false],
+  ]);
+  assert.equal(size, 56);
+  assert.throws(() => layoutContext('http', { btf: spec.btf!, struct: 'nope' }), isHookError('HOOK_SCHEMA', /no struct 'nope'/));
+  assert.throws(() => layoutContext('http', { btf: spec.btf!, struct: 'http_req', write: ['nope'] }), isHookError('HOOK_SCHEMA', /no member 'nope'/));
+});
