@@ -71,6 +71,8 @@ export interface RunEnvIo {
   readonly stderrIsTty?: boolean;
   /** Terminal width for the progress bar. */
   readonly columns?: number;
+  /** A replay shows its progress bar once it has run this long (default 1000 ms). */
+  readonly progressAfterMs?: number;
 }
 
 /** One output capture, opened on the first packet (or at the end: an empty capture). */
@@ -125,11 +127,12 @@ class Progress {
   private shown = false;
   private last = 0;
   private readonly t0 = performance.now();
-  constructor(private readonly total: number, private readonly width: number, private readonly write: (s: string) => void) {}
+  constructor(private readonly total: number, private readonly width: number, private readonly write: (s: string) => void,
+    private readonly after = 1000) {}
 
   update(done: number, packets: number): void {
     const now = performance.now();
-    if (now - this.t0 < 1000 || now - this.last < 125) return;
+    if (now - this.t0 < this.after || now - this.last < 125) return;
     this.last = now;
     this.shown = true;
     const secs = (now - this.t0) / 1000;
@@ -313,7 +316,7 @@ async function runCommand(args: readonly string[], io: Io, env: RunEnvIo): Promi
     return writerOpts;
   };
   const stderrTty = env.stderrIsTty ?? process.stderr.isTTY === true;
-  const progress = input !== '-' && !json && stderrTty ? new Progress(size, env.columns ?? process.stderr.columns ?? 80, io.stderr) : undefined;
+  const progress = input !== '-' && !json && stderrTty ? new Progress(size, env.columns ?? process.stderr.columns ?? 80, io.stderr, env.progressAfterMs) : undefined;
   let read = 0;
 
   const summary = newSummary(runner.kind);

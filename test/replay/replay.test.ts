@@ -29,7 +29,7 @@ const hasTshark = spawnSync('sh', ['-c', 'command -v tshark'], { stdio: 'pipe' }
 
 interface Ran { code: number; out: string; err: string }
 
-async function run(args: string[], stdin?: Uint8Array): Promise<Ran> {
+async function run(args: string[], stdin?: Uint8Array, env: { stderrIsTty?: boolean; progressAfterMs?: number } = {}): Promise<Ran> {
   let out = '';
   let err = '';
   const io: Io = {
@@ -38,7 +38,7 @@ async function run(args: string[], stdin?: Uint8Array): Promise<Ran> {
     stdoutIsTty: false,
     env: {},
   };
-  const code = await cmdRun(args, io, { stderrIsTty: false, ...(stdin ? { stdin: Readable.from([stdin]) } : {}) });
+  const code = await cmdRun(args, io, { stderrIsTty: false, ...env, ...(stdin ? { stdin: Readable.from([stdin]) } : {}) });
   return { code, out, err };
 }
 
@@ -330,4 +330,37 @@ test('command-line errors', async () => {
   const help = await run(['--help']);
   assert.equal(help.code, 0);
   assert.match(help.out, /usage: tsbpf run FILE\.o/);
+});
+
+test('the progress bar: on a terminal, for files; not for pipes, --json, or a stderr that is not a terminal', async () => {
+  const tty = { stderrIsTty: true, progressAfterMs: 0 };
+  const shown = await run([GUARD, '--pcap', TRAFFIC], undefined, tty);
+  assert.equal(shown.code, 0, shown.err);
+  assert.match(shown.err, /^\r\[#+-*\] +\d+% [\d.]+ KiB\/[\d.]+ KiB [\d.]+[kM] pkt\/s ETA \d+:\d\d\x1b\[K\r\x1b\[K$/);
+  assert.doesNotMatch(shown.out, /\r/, 'nothing of it on stdout');
+  assert.equal((await run([GUARD, '--pcap', TRAFFIC, '--json'], undefined, tty)).err, '');
+  assert.equal((await run([GUARD, '--pcap', '-'], new Uint8Array(readFileSync(TRAFFIC)), tty)).err, '');
+  assert.equal((await run([GUARD, '--pcap', TRAFFIC], undefined, { progressAfterMs: 0 })).err, '');
+});
+
+test('pcapng with two interfaces of different link types: each packet framed by its own, outputs keep them', async () => {
+  const eth = buildPacket({ eth: ETH, ipv4: { src: '192.0.2.1', dst: '192.0.2.2' }, udp: { sport: 1, dport: 9 } });
+  const raw = buildPacket({ ipv4: { src: '192.0.2.1', dst: '192.0.2.2' }, udp: { sport: 1, dport: 9 } });
+  const raw6 = buildPacket({ ipv6: { src: '2001:db8::1', dst: '2001:db8::2' }, udp: { sport: 1, dport: 2 } });
+  const recs: PacketRecord[] = [
+    { ...rec(eth, T0), interfaceId: 0 },
+    { ...rec(raw, T0 + 1n, LINKTYPE_RAW), interfaceId: 1 },
+    { ...rec(raw6, T0 + 2n, LINKTYPE_RAW), interfaceId: 1 },
+  ];
+  const input = capture('two.pcapng', recs, { format: 'pcapng' });
+  const drop = tmpFile('two-drop.pcapng');
+  const tx = tmpFile('two-tx.pcapng');
+  const r = await run([REWRITE, '--pcap', input, '--json', '--out-drop', drop, '--out-tx', tx]);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(jsonLines(r.out).packets.map((p) => p.verdict), ['XDP_DROP', 'XDP_DROP', 'XDP_TX']);
+  const d = readCap(drop);
+  assert.deepEqual(d.map((x) => [x.linkType, x.data.length]), [[1, eth.length], [LINKTYPE_RAW, raw.length]]);
+  const t = readCap(tx);
+  assert.equal(t[0]!.linkType, LINKTYPE_RAW);
+  assert.deepEqual(t[0]!.data, Uint8Array.from([...raw6, ...new TextEncoder().encode('TAIL')]));
 });
