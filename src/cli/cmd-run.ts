@@ -95,19 +95,21 @@ class CaptureOut {
     }
   }
 
-  async add(rec: PacketRecord, v: PacketVerdict, opts: WriterOptions): Promise<void> {
+  /** Encode a packet; a promise only when a full chunk had to wait for the stream to drain. */
+  add(rec: PacketRecord, v: PacketVerdict, opts: WriterOptions): Promise<void> | undefined {
     if (!this.enc) this.open(opts);
     if (this.failed) throw new CmdError(`${this.path}: ${this.failed.message}`);
     this.packets++;
-    const full = this.enc!.add({
+    const full = this.enc!.add(v.data === rec.data && v.origLen === rec.origLen ? rec : {
       data: v.data, ts: rec.ts, origLen: v.origLen, linkType: rec.linkType, interfaceId: rec.interfaceId,
       ...(rec.flags !== undefined ? { flags: rec.flags } : {}), ...(rec.comment !== undefined ? { comment: rec.comment } : {}),
     });
-    if (full) await this.put(full);
+    return full ? this.put(full) : undefined;
   }
 
-  private async put(chunk: Uint8Array): Promise<void> {
-    if (!this.stream!.write(chunk)) await once(this.stream!, 'drain');
+  private put(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.stream!.write(chunk)) return undefined;
+    return once(this.stream!, 'drain').then(() => undefined);
   }
 
   async close(opts: WriterOptions): Promise<void> {
@@ -326,10 +328,15 @@ async function runCommand(args: readonly string[], io: Io, env: RunEnvIo): Promi
       summary,
       onBatch: progress ? (s) => progress.update(read, s.packets) : undefined,
       onPacket: (rec, v, i) => {
-        if (json) io.stdout(JSON.stringify(packetJson(rec, v, i)) + '\n');
-        if (v.route === null) return undefined;
-        const out = outs.get(v.route);
-        return out ? out.add(rec as PacketRecord, v, outOptions()) : undefined;
+        let wait: Promise<unknown> | undefined;
+        if (json) {
+          io.stdout(JSON.stringify(packetJson(rec, v, i)) + '\n');
+          // A slow reader of the JSON lines holds the replay back instead of filling memory.
+          if ((i & 1023) === 1023 && process.stdout.writableNeedDrain) wait = once(process.stdout, 'drain');
+        }
+        const out = v.route === null ? undefined : outs.get(v.route);
+        const w = out ? out.add(rec as PacketRecord, v, outOptions()) : undefined;
+        return wait || w ? Promise.all([wait, w]).then(() => undefined) : undefined;
       },
     });
   } catch (e) {
