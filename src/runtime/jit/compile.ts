@@ -45,6 +45,7 @@ import { BPF_PSEUDO_FUNC, MAX_CALL_FRAMES, STACK_SIZE } from '../../isa/opcodes.
 import type { JmpOp } from '../../isa/table.js';
 import { CODE_ADDR_TAG } from '../interpreter.js';
 import { type FunctionGraph, type ProgramCfg, buildCfg, functionGraph } from './cfg.js';
+import { CACHE_ENTRIES, type LookupGlobals, emitCacheReset, lookupFunction } from './maplookup.js';
 import { AtomicOp, Code, I32, I64, ModuleBuilder, Op, type ValType } from './wasm.js';
 
 /** Layout of the per-memory scratch area the compiled code and the host share. */
@@ -81,6 +82,12 @@ export interface JitCompileOptions {
    * the micro-benchmark that compares them.
    */
   readonly helperAbi?: 'i64' | 'scratch';
+  /**
+   * Run bpf_map_lookup_elem (helper 1) inside the module for array and hash
+   * maps (maplookup.ts; default true). False keeps every helper call in JS,
+   * for measurements.
+   */
+  readonly inlineHelpers?: boolean;
 }
 
 export interface CompiledCode {
@@ -94,6 +101,8 @@ export interface CompiledCode {
   /** Functions compiled with the irreducible-graph dispatcher. */
   readonly dispatchers: number;
   readonly helperAbi: 'i64' | 'scratch';
+  /** The module contains the inline map lookup (it imports `mapcheck`). */
+  readonly inlineLookup: boolean;
 }
 
 // Imported functions.
@@ -101,6 +110,7 @@ const F_HELPER = 0; // scratch ABI: (id, pc, fuel) -> (); i64 ABI: (r1..r5, id, 
 const F_FAULT = 1; // (kind, pc, a, b) -> ()
 const F_MEMSLOW = 2; // (pc, lo, hi, depth) -> ()
 const F_STOP0 = 3; // (pc, fuel) -> ()
+const F_MAPCHECK = 4; // (handle) -> info, imported only with the inline map lookup (maplookup.ts)
 // Globals.
 const G_SCRATCH = 0; // imported, i32
 // Per-instance state set by the entry points (globals, not the shared
@@ -109,6 +119,12 @@ const G_STACKTOP = 1; // i32
 const G_PKTSTART = 2; // i32, the packet LD_ABS/LD_IND read
 const G_PKTLEN = 3; // i32
 const G_BATCHINDEX = 4; // i32, exported: the run of a batch in progress
+// The inline map lookup's handle cache: handles, infos, next entry to replace.
+const G_LOOKUP: LookupGlobals = {
+  handles: Array.from({ length: CACHE_ENTRIES }, (_, j) => 5 + j),
+  infos: Array.from({ length: CACHE_ENTRIES }, (_, j) => 5 + CACHE_ENTRIES + j),
+  next: 5 + 2 * CACHE_ENTRIES,
+};
 
 // Parameters and fixed locals of every compiled eBPF function.
 const DEPTH = 10;
@@ -150,12 +166,15 @@ export function compileProgram(insns: readonly Instruction[], opts: JitCompileOp
   m.importFunc('env', 'fault', tFault);
   m.importFunc('env', 'memslow', tMem);
   m.importFunc('env', 'stop0', tStop);
+  const inlineLookup = opts.inlineHelpers !== false && insns.some((x) => x.op.kind === 'call' && x.imm === 1);
+  if (inlineLookup) m.importFunc('env', 'mapcheck', m.type([I32], [I32]));
   m.importMemory('env', 'memory', 1, opts.shared ? 65536 : undefined, opts.shared);
   m.importGlobal('env', 'scratch', I32, false);
   m.global(I32, true, 0); // G_STACKTOP
   m.global(I32, true, 0); // G_PKTSTART
   m.global(I32, true, 0); // G_PKTLEN
   m.global(I32, true, 0); // G_BATCHINDEX
+  if (inlineLookup) for (let j = 0; j < 2 * CACHE_ENTRIES + 1; j++) m.global(I32, true, 0); // G_LOOKUP
 
   const tFn = m.type(FN_PARAMS, FN_RESULTS);
   const fnIndex = new Map<number, number>(); // entry insn -> function index
@@ -164,18 +183,20 @@ export function compileProgram(insns: readonly Instruction[], opts: JitCompileOp
   const tBatch = m.type(Array<ValType>(8).fill(I32), [I32]);
   const fRun = m.declare(tRun);
   const fBatch = m.declare(tBatch);
+  const fLookup = inlineLookup ? m.declare(m.type([I64, I64, I64, I64], [I64])) : -1;
 
   const gens: FnGen[] = [];
   let dispatchers = 0;
   for (const e of cfg.entries) {
-    const g = new FnGen(cfg, functionGraph(cfg, e), fnIndex, opts);
+    const g = new FnGen(cfg, functionGraph(cfg, e), fnIndex, opts, fLookup);
     g.generate();
     if (g.dispatcher) dispatchers++;
     m.define(fnIndex.get(e)!, g.code);
     gens.push(g);
   }
-  m.define(fRun, runEntry(fnIndex.get(0)!));
-  m.define(fBatch, batchEntry(fnIndex.get(0)!));
+  m.define(fRun, runEntry(fnIndex.get(0)!, inlineLookup));
+  m.define(fBatch, batchEntry(fnIndex.get(0)!, inlineLookup));
+  if (inlineLookup) m.define(fLookup, lookupFunction(opts.checked, G_LOOKUP, F_MAPCHECK));
   m.exportFunc('run', fRun);
   m.exportFunc('batch', fBatch);
   m.exportGlobal('batchIndex', G_BATCHINDEX);
@@ -195,7 +216,7 @@ export function compileProgram(insns: readonly Instruction[], opts: JitCompileOp
   });
   return {
     bytes: built.bytes, cfg, offsets, offsetPcs,
-    entrySlots: cfg.entries.map((e) => cfg.slot[e]!), dispatchers, helperAbi: opts.helperAbi ?? 'i64',
+    entrySlots: cfg.entries.map((e) => cfg.slot[e]!), dispatchers, helperAbi: opts.helperAbi ?? 'i64', inlineLookup,
   };
 }
 
@@ -205,10 +226,11 @@ export function compileProgram(insns: readonly Instruction[], opts: JitCompileOp
  * left goes to the scratch area. Every other register starts at zero, as in
  * the interpreter.
  */
-function runEntry(main: number): Code {
+function runEntry(main: number, inlineLookup: boolean): Code {
   const c = new Code(14);
   const fuel = c.local(I32);
   const r0 = c.local(I64);
+  if (inlineLookup) emitCacheReset(c, G_LOOKUP);
   c.get(0); c.gset(G_STACKTOP);
   c.get(2); c.gset(G_PKTSTART);
   c.get(3); c.gset(G_PKTLEN);
@@ -237,12 +259,13 @@ function runEntry(main: number): Code {
  * progress is kept in the exported global `batchIndex` so the host can
  * resume after a fault.
  */
-function batchEntry(main: number): Code {
+function batchEntry(main: number, inlineLookup: boolean): Code {
   const c = new Code(8);
   const i = c.local(I32);
   const fuel = c.local(I32);
   const r0 = c.local(I64);
   const argp = c.local(I32);
+  if (inlineLookup) emitCacheReset(c, G_LOOKUP);
   c.get(0); c.gset(G_STACKTOP);
   c.get(6); c.gset(G_PKTSTART);
   c.get(7); c.gset(G_PKTLEN);
@@ -295,6 +318,8 @@ class FnGen {
     private readonly g: FunctionGraph,
     private readonly fnIndex: ReadonlyMap<number, number>,
     private readonly opts: JitCompileOptions,
+    /** The inline map lookup function, -1 when the module has none. */
+    private readonly fLookup = -1,
   ) {
     // About 15 bytes of Wasm per instruction unchecked, 40 checked.
     const n = g.rpo.length * 4 + 16;
@@ -863,6 +888,22 @@ class FnGen {
 
   /** Helper call: helper `id`, or (idLocal >= 0) the id in that i32 local. Arguments go through the scratch area. */
   private helperCall(pc: number, id: number, idLocal: number): void {
+    const c = this.code;
+    if (id === 1 && idLocal < 0 && this.fLookup >= 0) {
+      // Inline lookup; -1 means the host decides (see maplookup.ts).
+      c.get(1); c.get(2);
+      if (this.opts.checked) { c.get(this.RS); c.get(this.RE); } else { c.i64s(0); c.i64s(0); }
+      c.call(this.fLookup);
+      c.tee(this.T64); c.i64s(-1); c.op(Op.i64_ne);
+      c.if(); c.get(this.T64); c.set(0);
+      c.else(); this.helperCallHost(pc, id, idLocal);
+      c.end();
+      return;
+    }
+    this.helperCallHost(pc, id, idLocal);
+  }
+
+  private helperCallHost(pc: number, id: number, idLocal: number): void {
     const c = this.code;
     if (this.opts.helperAbi === 'scratch') {
       for (let r = 1; r <= 5; r++) { c.gget(G_SCRATCH); c.get(r); c.mem(Op.i64_store, 3, SCRATCH.ARGS + (r - 1) * 8); }

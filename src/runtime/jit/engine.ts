@@ -30,6 +30,7 @@ import { type HelperContext, HelperRegistry, defaultHelpers } from '../helpers.j
 import { CODE_ADDR_TAG, DEFAULT_BUDGET, type RunEnv, type RunResult, STACK_AREA } from '../interpreter.js';
 import type { LinearMemory, Region } from '../memory.js';
 import { type CompiledCode, FaultKind, SCRATCH, compileProgram } from './compile.js';
+import { mapInfo } from './maplookup.js';
 
 const TWO32 = 4294967296;
 /** Largest budget the i32 fuel counter holds (bigger budgets are clamped). */
@@ -49,6 +50,8 @@ export interface JitMode {
   readonly shared?: boolean;
   /** Helper-call ABI (see JitCompileOptions.helperAbi); for measurements. */
   readonly helperAbi?: 'i64' | 'scratch';
+  /** Inline bpf_map_lookup_elem for array and hash maps (default true; see maplookup.ts). */
+  readonly inlineHelpers?: boolean;
 }
 
 export interface CompileStats {
@@ -79,6 +82,7 @@ interface Mode {
   readonly checked: boolean;
   readonly shared: boolean;
   readonly helperAbi: 'i64' | 'scratch';
+  readonly inlineHelpers: boolean;
 }
 
 interface Compiled {
@@ -130,6 +134,12 @@ function memInfo(mem: LinearMemory): MemInfo {
     memInfos.set(mem, s);
   }
   return s;
+}
+
+/** Where the JIT keeps its scratch area in `mem` (undefined before its first run there); for tests that compare memories. */
+export function jitScratchArea(mem: LinearMemory): { readonly start: number; readonly size: number } | undefined {
+  const s = memInfos.get(mem);
+  return s ? { start: s.scratch, size: SCRATCH.SIZE } : undefined;
 }
 
 /**
@@ -218,6 +228,7 @@ class Host {
         fault: (kind: number, pc: number, a: number, b: number): void => this.fault(kind, pc, a, b),
         memslow: (pc: number, lo: number, hi: number, depth: number): void => this.memslow(pc, lo, hi, depth),
         stop0: (_pc: number, fuel: number): void => { throw new Stop(0n, this.budget - fuel); },
+        ...(compiled.code.inlineLookup ? { mapcheck: (handle: number): number => mapInfo(mem, handle, this.helpers, this.ctx.cpu) } : {}),
       },
     };
     const inst = new WebAssembly.Instance(compiled.module, imports);
@@ -447,7 +458,8 @@ export class JitProgram {
   private last?: { readonly mem: LinearMemory; readonly checked: boolean; readonly host: Host };
 
   /** @param helperAbi how helper arguments are passed (default i64; 'scratch' for comparisons). */
-  constructor(insns: readonly Instruction[], private readonly helperAbi: 'i64' | 'scratch' = 'i64') {
+  /** @param inlineHelpers default of JitMode.inlineHelpers (false: every helper call goes to JS; for comparisons). */
+  constructor(insns: readonly Instruction[], private readonly helperAbi: 'i64' | 'scratch' = 'i64', private readonly inlineHelpers = true) {
     this.insns = insns;
   }
 
@@ -455,7 +467,9 @@ export class JitProgram {
     const checked = m.checked ?? true;
     const shared = m.shared ?? (mem ? memInfo(mem).shared : false);
     const helperAbi = m.helperAbi ?? this.helperAbi;
-    return { key: (checked ? 'checked' : 'unchecked') + (shared ? '-shared' : '') + (helperAbi === 'scratch' ? '-scratch' : ''), checked, shared, helperAbi };
+    const inlineHelpers = m.inlineHelpers ?? this.inlineHelpers;
+    const key = (checked ? 'checked' : 'unchecked') + (shared ? '-shared' : '') + (helperAbi === 'scratch' ? '-scratch' : '') + (inlineHelpers ? '' : '-noinline');
+    return { key, checked, shared, helperAbi, inlineHelpers };
   }
 
   /** Compile the module of a mode now (it is otherwise compiled on first run). */

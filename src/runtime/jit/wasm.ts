@@ -171,6 +171,8 @@ export class Code extends Bytes {
   mem(o: Op, align: number, offset = 0): void { this.byte(o); this.u32(align); this.u32(offset); }
   atomic(o: AtomicOp, align: number, offset = 0): void { this.byte(0xfe); this.u32(o); this.u32(align); this.u32(offset); }
   memoryFill(): void { this.byte(0xfc); this.u32(11); this.byte(0); }
+  /** memory.size: the memory's size in 64 KiB pages (i32). */
+  memorySize(): void { this.byte(0x3f); this.byte(0); }
   block(t: number = EMPTY): void { this.byte(Op.block); this.byte(t); }
   loop(t: number = EMPTY): void { this.byte(Op.loop); this.byte(t); }
   if(t: number = EMPTY): void { this.byte(Op.if); this.byte(t); }
