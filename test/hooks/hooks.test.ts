@@ -338,3 +338,26 @@ test('a context from a BTF struct: offsets, types and write rights as the C comp
   assert.throws(() => layoutContext('http', { btf: spec.btf!, struct: 'nope' }), isHookError('HOOK_SCHEMA', /no struct 'nope'/));
   assert.throws(() => layoutContext('http', { btf: spec.btf!, struct: 'http_req', write: ['nope'] }), isHookError('HOOK_SCHEMA', /no member 'nope'/));
 });
+
+test('a Runtime program with a map and a bpf_loop callback, verified against a BTF context, on both engines', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { Runtime } = await import('../../src/runtime/runtime.js');
+  for (const engine of ['interp', 'jit'] as const) {
+    const rt = new Runtime();
+    const obj = rt.loadObject(new Uint8Array(readFileSync(new URL('../../../test/fixtures/hooks/loop_sum.o', import.meta.url))));
+    const hook = defineHook({
+      name: 'sum', runtime: rt, engine,
+      ctx: { btf: obj.spec.btf!, struct: 'sum_ctx', write: ['sum', 'calls'] },
+      helpers: { standard: ['map_lookup_elem', 'loop'] },
+    });
+    const link = hook.attach(obj.program('loop_sum')!);
+    assert.equal(link.info.verified, true, link.info.unverifiedReason);
+    assert.equal(hook.run({ n: 10 }), 46n);
+    assert.equal(hook.get('sum'), 45);
+    assert.equal(hook.run({ n: 4 }), 7n);
+    assert.equal(hook.get('calls'), 2n, 'the map counts across calls');
+    // Without bpf_loop allowed, the same program is refused at attach.
+    const strict = defineHook({ name: 'sum2', runtime: rt, ctx: { btf: obj.spec.btf!, struct: 'sum_ctx', write: ['sum', 'calls'] } });
+    assert.throws(() => strict.attach(obj.program('loop_sum')!), isHookError('HOOK_HELPER', /loop \(181\) is not allowed/));
+  }
+});
