@@ -627,7 +627,8 @@ class HookImpl implements Hook {
   private write(values: Readonly<Record<string, HookValue | undefined>> | undefined): void {
     const a = this.areas!;
     const m = a.memory;
-    m.refresh();
+    // Views change only when the memory grows (LinearMemory refreshes them then); a detached view has length 0.
+    if (m.u8.byteLength === 0) m.refresh();
     m.u8.fill(0, a.ctx, a.ctx + this.size);
     let buffered = false;
     if (values) {
@@ -648,7 +649,7 @@ class HookImpl implements Hook {
     if (!f) throw new HookError('HOOK_VALUE', `the context has no field '${field}'`, this.name);
     if (!this.areas) throw new HookError('HOOK_VALUE', 'the hook has not run yet', this.name);
     const m = this.areas.memory;
-    m.refresh();
+    if (m.u8.byteLength === 0) m.refresh();
     const at = this.areas.ctx + f.offset;
     if (f.type === 'pointer') {
       const end = m.view.getUint32(this.areas.ctx + this.byName.get(f.end!)!.offset, true);
