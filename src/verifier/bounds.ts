@@ -127,6 +127,13 @@ export class Scalar {
       this.u32min <= lo && lo <= this.u32max && this.s32min <= s32(lo) && s32(lo) <= this.s32max;
   }
 
+  private containsBounds(u: bigint): boolean {
+    const s = s64(u);
+    const lo = Number(u & U32N);
+    return this.umin <= u && u <= this.umax && this.smin <= s && s <= this.smax &&
+      this.u32min <= lo && lo <= this.u32max && this.s32min <= (lo | 0) && (lo | 0) <= this.s32max;
+  }
+
   /** No concrete value satisfies every view (a refinement proved a branch dead). */
   isEmpty(): boolean {
     return this.umin > this.umax || this.smin > this.smax || this.u32min > this.u32max || this.s32min > this.s32max ||
@@ -140,6 +147,15 @@ export class Scalar {
 
   /** Tighten every view from the others (the kernel's reg_bounds_sync). */
   sync(): void {
+    const v = this.var_;
+    if (v.mask === 0n && this.containsBounds(v.value)) {
+      // A constant: every view is that value.
+      const u = v.value;
+      const lo = Number(u & U32N);
+      this.umin = u; this.umax = u; this.smin = s64(u); this.smax = this.smin;
+      this.u32min = lo; this.u32max = lo; this.s32min = lo | 0; this.s32max = lo | 0;
+      return;
+    }
     this.fromTnum();
     this.deduce();
     this.deduce();
@@ -335,9 +351,27 @@ export class Scalar {
 // ---- Range arithmetic at width w (32 or 64), on bigints. ----
 
 function full(w: number): Ranges {
-  const M = 1n << BigInt(w);
-  const H = 1n << BigInt(w - 1);
-  return { umin: 0n, umax: M - 1n, smin: -H, smax: H - 1n };
+  return w === 64 ? { umin: 0n, umax: U64_MAX, smin: S64_MIN, smax: S64_MAX } : { umin: 0n, umax: U32N, smin: -0x80000000n, smax: 0x7fffffffn };
+}
+
+/** The concrete result of an operation the kernel tracks exactly on constants. */
+function concreteAlu(op: AluOp, a: bigint, b: bigint, is64: boolean): bigint | undefined {
+  const m = is64 ? U64_MAX : U32N;
+  const w = is64 ? 64 : 32;
+  const x = a & m;
+  const y = b & m;
+  switch (op) {
+    case 'add': return (x + y) & m;
+    case 'sub': return (x - y) & m;
+    case 'mul': return (x * y) & m;
+    case 'and': return x & y;
+    case 'or': return x | y;
+    case 'xor': return x ^ y;
+    case 'lsh': return y < BigInt(w) ? (x << y) & m : undefined;
+    case 'rsh': return y < BigInt(w) ? x >> y : undefined;
+    case 'arsh': return y < BigInt(w) ? BigInt.asUintN(w, BigInt.asIntN(w, x) >> y) : undefined;
+    default: return undefined;
+  }
 }
 
 function addR(a: Ranges, b: Ranges, w: number): Ranges {
@@ -417,6 +451,10 @@ function xorR(t: Tnum, w: number): Ranges {
 
 /** Result of `dst = dst OP src` on scalars (a new Scalar; the inputs are not changed). */
 export function scalarAlu(op: AluOp | 'mov', dst: Scalar, src: Scalar, is64: boolean): Scalar {
+  if (op !== 'mov' && dst.var_.mask === 0n && src.var_.mask === 0n) {
+    const v = concreteAlu(op, dst.var_.value, src.var_.value, is64);
+    if (v !== undefined) return Scalar.const(v);
+  }
   const r = dst.clone();
   if (op === 'mov') {
     r.copyFrom(src);

@@ -11,7 +11,7 @@
 
 import { VerifierError } from '../errors.js';
 import { type Instruction, width } from '../isa/instruction.js';
-import { reservedFieldSet } from '../isa/table.js';
+import { type OpSpec, reservedFieldSet } from '../isa/table.js';
 import { BPF_PSEUDO_FUNC, MAX_CALL_FRAMES } from '../isa/opcodes.js';
 
 /** Largest program the kernel loads for a privileged user (BPF_COMPLEXITY_LIMIT_INSNS). */
@@ -59,6 +59,27 @@ export interface CfgOptions {
   readonly maxInsns?: number;
 }
 
+const RESERVED = new Map<OpSpec, readonly ('dst' | 'src' | 'off' | 'imm')[]>();
+
+/** The first reserved field of an instruction that is not zero. */
+function reservedOf(x: Instruction): 'dst' | 'src' | 'off' | 'imm' | undefined {
+  let r = RESERVED.get(x.op);
+  if (!r) {
+    r = (['dst', 'src', 'off', 'imm'] as const).filter((f) =>
+      reservedFieldSet(x.op, { opcode: x.op.opcode, dst: 0, src: 0, off: 0, imm: 0, [f]: 1 }) === f);
+    RESERVED.set(x.op, r);
+  }
+  for (const f of r) if (x[f] !== 0) return f;
+  return undefined;
+}
+
+/** A packed array (large `new Array(n)` gets slow dictionary elements in V8). */
+export function denseArray<T>(n: number, v: T): T[] {
+  const a: T[] = [];
+  for (let i = 0; i < n; i++) a.push(v);
+  return a;
+}
+
 function fail(code: string, msg: string, pc: number, hint?: string): never {
   throw new VerifierError(code, msg, pc, hint ? { hint } : {});
 }
@@ -88,7 +109,7 @@ export function buildCfg(insns: readonly Instruction[], opts: CfgOptions = {}): 
     fail('TOO_LARGE', `program of ${nslots} instructions is too large (limit ${limit})`, -1,
       'split the program with tail calls or bpf-to-bpf calls, or make the loop a bpf_loop() callback');
   }
-  const at: (Instruction | undefined)[] = new Array(nslots);
+  const at: (Instruction | undefined)[] = denseArray<Instruction | undefined>(nslots, undefined);
   for (let i = 0; i < n; i++) at[slotOf[i]!] = insns[i];
 
   // Encodings: reserved fields and register numbers (decode() checks these
@@ -96,11 +117,10 @@ export function buildCfg(insns: readonly Instruction[], opts: CfgOptions = {}): 
   for (let i = 0; i < n; i++) {
     const x = insns[i]!;
     const s = slotOf[i]!;
-    const bad = reservedFieldSet(x.op, { opcode: x.op.opcode, dst: x.dst, src: x.src, off: x.off, imm: x.imm });
+    const bad = reservedOf(x);
     if (bad) fail('RESERVED_FIELD', `${x.op.name} uses reserved fields (${bad} = ${x[bad]})`, s);
-    const usesSrc = x.op.operands.includes('src') && x.op.kind !== 'ld_imm64';
     if (x.dst > 10 || x.dst < 0) fail('BAD_REGISTER', `R${x.dst} is invalid`, s);
-    if (usesSrc && (x.src > 10 || x.src < 0)) fail('BAD_REGISTER', `R${x.src} is invalid`, s);
+    if (x.src > 10 && x.op.kind !== 'ld_imm64' && x.op.discr?.field !== 'src') fail('BAD_REGISTER', `R${x.src} is invalid`, s);
     if (x.op.kind === 'ld_imm64' && x.src > 6) fail('BAD_LD_IMM64', 'invalid bpf_ld_imm64 insn', s);
     if (x.op.kind === 'ld_imm64' && x.src === 0 && x.op.operands.includes('src') === false) { /* unreachable */ }
   }
@@ -172,46 +192,65 @@ export function buildCfg(insns: readonly Instruction[], opts: CfgOptions = {}): 
   const loopHead = new Uint8Array(nslots);
   const color = new Uint8Array(nslots); // 0 white, 1 on the DFS stack, 2 done
   const reached = new Uint8Array(nslots);
+  const nextSucc = new Uint8Array(nslots);
+  const stk = new Int32Array(nslots + 1);
   const spReached = new Uint8Array(subprogs.length);
   const spQueue: number[] = [0];
   spReached[0] = 1;
+  /** k-th successor of a slot (0 or 1), or -1. */
+  const succK = (slot: number, k: number): number => {
+    const x = at[slot]!;
+    switch (x.op.kind) {
+      case 'exit': return -1;
+      case 'ja': return k === 0 ? jumpTarget(x, slot)! : -1;
+      case 'jcond': {
+        if (k === 0) return slot + 1;
+        const t = jumpTarget(x, slot)!;
+        return k === 1 && t !== slot + 1 ? t : -1;
+      }
+      default: return k === 0 ? slot + width(x) : -1;
+    }
+  };
+  const firstVisit = (slot: number): void => {
+    color[slot] = 1;
+    reached[slot] = 1;
+    const x = at[slot]!;
+    const kind = x.op.kind;
+    if (kind === 'call_local' || (kind === 'ld_imm64' && x.src === BPF_PSEUDO_FUNC)) {
+      const k = subprogStart.get(jumpTarget(x, slot)!)!;
+      if (!spReached[k]) { spReached[k] = 1; spQueue.push(k); }
+      prunePoint[slot + width(x)] = 1;
+    } else if (kind === 'call' || kind === 'kfunc_call' || kind === 'callx') {
+      prunePoint[slot + 1] = 1;
+    } else if (kind === 'jcond') {
+      prunePoint[slot + 1] = 1;
+      prunePoint[jumpTarget(x, slot)!] = 1;
+    } else if (kind === 'ja') {
+      prunePoint[jumpTarget(x, slot)!] = 1;
+    }
+  };
   while (spQueue.length) {
     const sp = subprogs[spQueue.pop()!]!;
-    const stack: Array<[number, number[], number]> = [[sp.start, succ(sp.start), 0]];
-    color[sp.start] = 1;
-    reached[sp.start] = 1;
-    while (stack.length) {
-      const top = stack[stack.length - 1]!;
-      const [slot, ss] = top;
-      if (top[2] === 0) {
-        // First visit: note the subprograms this instruction enters.
-        const x = at[slot]!;
-        const t = jumpTarget(x, slot);
-        if (t !== undefined && (x.op.kind === 'call_local' || x.op.kind === 'ld_imm64')) {
-          const k = subprogStart.get(t)!;
-          if (!spReached[k]) { spReached[k] = 1; spQueue.push(k); }
-          prunePoint[slot + width(x)] = 1;
-        }
-        if (x.op.kind === 'call' || x.op.kind === 'kfunc_call' || x.op.kind === 'callx') prunePoint[slot + 1] = 1;
-        if (x.op.kind === 'jcond' || x.op.kind === 'ja') {
-          for (const t2 of ss) prunePoint[t2] = 1;
-        }
-      }
-      if (top[2] < ss.length) {
-        const t = ss[top[2]++]!;
-        if (color[t] === 1) {
-          if (opts.unprivileged) fail('BACK_EDGE', `back-edge from insn ${slot} to ${t}`, slot,
-            'unprivileged programs cannot loop; unroll the loop');
-          loopHead[t] = 1;
-          prunePoint[t] = 1;
-        } else if (color[t] === 0) {
-          color[t] = 1;
-          reached[t] = 1;
-          stack.push([t, succ(t), 0]);
-        }
-      } else {
+    let top = 0;
+    stk[top++] = sp.start;
+    firstVisit(sp.start);
+    while (top > 0) {
+      const slot = stk[top - 1]!;
+      const t = succK(slot, nextSucc[slot]!);
+      if (t < 0) {
         color[slot] = 2;
-        stack.pop();
+        top--;
+        continue;
+      }
+      nextSucc[slot]!++;
+      if (color[t] === 1) {
+        if (opts.unprivileged) fail('BACK_EDGE', `back-edge from insn ${slot} to ${t}`, slot,
+          'unprivileged programs cannot loop; unroll the loop');
+        loopHead[t] = 1;
+        prunePoint[t] = 1;
+      } else if (color[t] === 0) {
+        stk[top++] = t;
+        firstVisit(t);
       }
     }
   }
@@ -300,8 +339,8 @@ export function useDef(x: Instruction, helperArgs: (id: number) => number): { us
  */
 export function liveness(cfg: Cfg, helperArgs: (id: number) => number): Uint16Array {
   const live = new Uint16Array(cfg.nslots);
-  const ud = new Array<{ use: number; def: number } | undefined>(cfg.nslots);
-  const succs = new Array<number[]>(cfg.nslots);
+  const ud = denseArray<{ use: number; def: number } | undefined>(cfg.nslots, undefined);
+  const succs = denseArray<number[]>(cfg.nslots, []);
   for (let s = 0; s < cfg.nslots; s++) {
     const x = cfg.at[s];
     if (!x) continue;

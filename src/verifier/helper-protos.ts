@@ -17,6 +17,8 @@ export type ArgType =
   | 'map_key'
   /** Pointer to value_size readable, initialised bytes. */
   | 'map_value'
+  /** Pointer to value_size writable bytes the helper fills (queue/stack pop and peek). */
+  | 'uninit_map_value'
   /** The program's context pointer. */
   | 'ctx'
   /** Pointer to readable, initialised memory; its size is the next argument. */
@@ -46,6 +48,8 @@ export type RetType =
   | 'ringbuf_mem_or_null';
 
 export interface HelperProto {
+  /** R0 of an `integer` helper is at most the upper bound of this argument's size (1-based register), e.g. probe_read_str. */
+  readonly retMaxFromArg?: number;
   readonly id: number;
   readonly name: string;
   readonly args: readonly ArgType[];
@@ -66,13 +70,14 @@ export interface HelperProto {
 const SOCKET_FILTER = 1, KPROBE = 2, SCHED_CLS = 3, SCHED_ACT = 4, TRACEPOINT = 5, XDP = 6, PERF_EVENT = 7,
   CGROUP_SKB = 8, RAW_TRACEPOINT = 17, TRACING = 26, LSM = 29;
 const TRACING_TYPES = [KPROBE, TRACEPOINT, PERF_EVENT, RAW_TRACEPOINT, TRACING, LSM];
+const TC = [SCHED_CLS, SCHED_ACT];
 
 // Map types (UAPI enum bpf_map_type).
 export const MAP_TYPE = {
   HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6, STACK_TRACE: 7,
   CGROUP_ARRAY: 8, LRU_HASH: 9, LRU_PERCPU_HASH: 10, LPM_TRIE: 11, ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13,
   DEVMAP: 14, SOCKMAP: 15, CPUMAP: 16, XSKMAP: 17, SOCKHASH: 18, QUEUE: 22, STACK: 23, DEVMAP_HASH: 25,
-  RINGBUF: 27,
+  RINGBUF: 27, BLOOM_FILTER: 30,
 } as const;
 
 function id(name: string): number {
@@ -81,11 +86,16 @@ function id(name: string): number {
   return n;
 }
 
+/** Map types that support lookups from a program (everything but the queue/stack, ringbuf and perf kinds). */
+const LOOKUP_MAPS: number[] = [MAP_TYPE.HASH, MAP_TYPE.ARRAY, MAP_TYPE.PERCPU_HASH, MAP_TYPE.PERCPU_ARRAY, MAP_TYPE.LRU_HASH,
+  MAP_TYPE.LRU_PERCPU_HASH, MAP_TYPE.LPM_TRIE, MAP_TYPE.ARRAY_OF_MAPS, MAP_TYPE.HASH_OF_MAPS, MAP_TYPE.DEVMAP,
+  MAP_TYPE.SOCKMAP, MAP_TYPE.CPUMAP, MAP_TYPE.XSKMAP, MAP_TYPE.SOCKHASH, MAP_TYPE.DEVMAP_HASH, 19, 20, 21, 24, 26, 28, 29, 30, 31, 32];
+
 const P = (name: string, args: ArgType[], ret: RetType, extra: Partial<HelperProto> = {}): HelperProto =>
   ({ id: id(name), name, args, ret, ...extra });
 
 const PROTOS: HelperProto[] = [
-  P('map_lookup_elem', ['map_ptr', 'map_key'], 'map_value_or_null'),
+  P('map_lookup_elem', ['map_ptr', 'map_key'], 'map_value_or_null', { mapTypes: LOOKUP_MAPS }),
   P('map_update_elem', ['map_ptr', 'map_key', 'map_value', 'anything'], 'integer'),
   P('map_delete_elem', ['map_ptr', 'map_key'], 'integer'),
   P('probe_read', ['uninit_mem', 'size_or_zero', 'anything'], 'integer', { progTypes: [KPROBE, TRACEPOINT, RAW_TRACEPOINT, PERF_EVENT, TRACING], privileged: true }),
@@ -111,14 +121,47 @@ const PROTOS: HelperProto[] = [
   P('xdp_adjust_tail', ['ctx', 'anything'], 'integer', { progTypes: [XDP], changesPacket: true }),
   P('probe_read_user', ['uninit_mem', 'size_or_zero', 'anything'], 'integer', { privileged: true }),
   P('probe_read_kernel', ['uninit_mem', 'size_or_zero', 'anything'], 'integer', { privileged: true }),
-  P('probe_read_user_str', ['uninit_mem', 'size_or_zero', 'anything'], 'integer', { privileged: true }),
-  P('probe_read_kernel_str', ['uninit_mem', 'size_or_zero', 'anything'], 'integer', { privileged: true }),
+  P('probe_read_user_str', ['uninit_mem', 'size_or_zero', 'anything'], 'integer', { privileged: true, retMaxFromArg: 2 }),
+  P('probe_read_kernel_str', ['uninit_mem', 'size_or_zero', 'anything'], 'integer', { privileged: true, retMaxFromArg: 2 }),
   P('ringbuf_output', ['map_ptr', 'mem', 'size_or_zero', 'anything'], 'integer', { mapTypes: [MAP_TYPE.RINGBUF] }),
   P('ringbuf_reserve', ['map_ptr', 'alloc_size', 'anything'], 'ringbuf_mem_or_null', { mapTypes: [MAP_TYPE.RINGBUF] }),
   P('ringbuf_submit', ['ringbuf_mem', 'anything'], 'void'),
   P('ringbuf_discard', ['ringbuf_mem', 'anything'], 'void'),
   P('ringbuf_query', ['map_ptr', 'anything'], 'integer', { mapTypes: [MAP_TYPE.RINGBUF] }),
   P('loop', ['anything', 'func', 'stack_or_null', 'anything'], 'integer', { callback: { arg: 1, retMin: 0n, retMax: 1n } }),
+  P('skb_vlan_push', ['ctx', 'anything', 'anything'], 'integer', { progTypes: TC, changesPacket: true }),
+  P('skb_vlan_pop', ['ctx'], 'integer', { progTypes: TC, changesPacket: true }),
+  P('clone_redirect', ['ctx', 'anything', 'anything'], 'integer', { progTypes: TC }),
+  P('get_cgroup_classid', ['ctx'], 'integer', { progTypes: TC }),
+  P('get_current_task', [], 'integer'),
+  P('get_stackid', ['ctx', 'map_ptr', 'anything'], 'integer', { progTypes: [KPROBE, TRACEPOINT, PERF_EVENT, RAW_TRACEPOINT], mapTypes: [MAP_TYPE.STACK_TRACE] }),
+  P('skb_change_proto', ['ctx', 'anything', 'anything'], 'integer', { progTypes: TC, changesPacket: true }),
+  P('skb_change_type', ['ctx', 'anything'], 'integer', { progTypes: TC }),
+  P('get_hash_recalc', ['ctx'], 'integer', { progTypes: TC }),
+  P('skb_change_tail', ['ctx', 'anything', 'anything'], 'integer', { progTypes: TC, changesPacket: true }),
+  P('skb_pull_data', ['ctx', 'anything'], 'integer', { progTypes: TC, changesPacket: true }),
+  P('csum_update', ['ctx', 'anything'], 'integer', { progTypes: TC }),
+  P('set_hash_invalid', ['ctx'], 'void', { progTypes: TC }),
+  P('skb_change_head', ['ctx', 'anything', 'anything'], 'integer', { progTypes: TC, changesPacket: true }),
+  P('get_socket_cookie', ['ctx'], 'integer', { progTypes: [SOCKET_FILTER, SCHED_CLS, SCHED_ACT, CGROUP_SKB] }),
+  P('get_socket_uid', ['ctx'], 'integer', { progTypes: [SOCKET_FILTER, SCHED_CLS, SCHED_ACT, CGROUP_SKB] }),
+  P('set_hash', ['ctx', 'anything'], 'integer', { progTypes: TC }),
+  P('skb_adjust_room', ['ctx', 'anything', 'anything', 'anything'], 'integer', { progTypes: TC, changesPacket: true }),
+  P('get_stack', ['ctx', 'uninit_mem', 'size_or_zero', 'anything'], 'integer', { progTypes: [KPROBE, TRACEPOINT, PERF_EVENT, RAW_TRACEPOINT, TRACING], retMaxFromArg: 3 }),
+  P('skb_load_bytes_relative', ['ctx', 'anything', 'uninit_mem', 'size', 'anything'], 'integer', { progTypes: [SOCKET_FILTER, SCHED_CLS, SCHED_ACT, CGROUP_SKB] }),
+  P('get_current_cgroup_id', [], 'integer'),
+  P('map_push_elem', ['map_ptr', 'map_value', 'anything'], 'integer', { mapTypes: [MAP_TYPE.QUEUE, MAP_TYPE.STACK, MAP_TYPE.BLOOM_FILTER] }),
+  P('map_pop_elem', ['map_ptr', 'uninit_map_value'], 'integer', { mapTypes: [MAP_TYPE.QUEUE, MAP_TYPE.STACK] }),
+  P('map_peek_elem', ['map_ptr', 'uninit_map_value'], 'integer', { mapTypes: [MAP_TYPE.QUEUE, MAP_TYPE.STACK, MAP_TYPE.BLOOM_FILTER] }),
+  P('get_route_realm', ['ctx'], 'integer', { progTypes: TC }),
+  P('csum_level', ['ctx', 'anything'], 'integer', { progTypes: TC }),
+  P('skb_ecn_set_ce', ['ctx'], 'integer', { progTypes: [SCHED_CLS, SCHED_ACT, CGROUP_SKB] }),
+  P('fib_lookup', ['ctx', 'mem', 'size', 'anything'], 'integer', { progTypes: [SCHED_CLS, SCHED_ACT, XDP] }),
+  P('redirect_neigh', ['anything', 'mem_or_null', 'size_or_zero', 'anything'], 'integer', { progTypes: TC }),
+  P('redirect_peer', ['anything', 'anything'], 'integer', { progTypes: TC }),
+  P('xdp_get_buff_len', ['ctx'], 'integer', { progTypes: [XDP] }),
+  P('xdp_load_bytes', ['ctx', 'anything', 'uninit_mem', 'size'], 'integer', { progTypes: [XDP] }),
+  P('xdp_store_bytes', ['ctx', 'anything', 'mem', 'size'], 'integer', { progTypes: [XDP] }),
   P('ktime_get_boot_ns', [], 'integer'),
   P('ktime_get_coarse_ns', [], 'integer'),
   P('jiffies64', [], 'integer'),

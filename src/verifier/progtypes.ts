@@ -21,6 +21,8 @@ export interface CtxField {
   readonly narrow?: boolean;
   /** 8-byte accesses are allowed at 8-aligned offsets inside the field (cb[]). */
   readonly wide?: boolean;
+  /** Narrow writes are allowed too (cb[]). */
+  readonly narrowWrite?: boolean;
   /** What a full-width read yields (default scalar). */
   readonly kind?: CtxFieldKind;
 }
@@ -32,8 +34,8 @@ export interface ContextDescription {
   readonly size: number;
   /** Named fields; accesses outside them are refused. */
   readonly fields?: readonly CtxField[];
-  /** Instead of fields: any access inside [minOffset, size) aligned to its size. */
-  readonly raw?: { readonly minOffset?: number; readonly read: boolean; readonly write: boolean };
+  /** Instead of fields: any access inside [minOffset, size), aligned to its size unless `unaligned`. */
+  readonly raw?: { readonly minOffset?: number; readonly read: boolean; readonly write: boolean; readonly unaligned?: boolean };
   /**
    * R0 at exit must be a scalar in this range. Undefined: any initialised
    * value (a pointer too, in privileged mode).
@@ -74,11 +76,11 @@ function skbCommon(): CtxField[] {
     u32('len', 0), u32('pkt_type', 4), u32('mark', 8), u32('queue_mapping', 12), u32('protocol', 16),
     u32('vlan_present', 20), u32('vlan_tci', 24), u32('vlan_proto', 28), u32('priority', 32),
     u32('ingress_ifindex', 36), u32('ifindex', 40), u32('tc_index', 44),
-    { name: 'cb[0]', offset: 48, size: 4, read: true, write: true, narrow: true, wide: true },
-    { name: 'cb[1]', offset: 52, size: 4, read: true, write: true, narrow: true },
-    { name: 'cb[2]', offset: 56, size: 4, read: true, write: true, narrow: true, wide: true },
-    { name: 'cb[3]', offset: 60, size: 4, read: true, write: true, narrow: true },
-    { name: 'cb[4]', offset: 64, size: 4, read: true, write: true, narrow: true },
+    { name: 'cb[0]', offset: 48, size: 4, read: true, write: true, narrow: true, narrowWrite: true, wide: true },
+    { name: 'cb[1]', offset: 52, size: 4, read: true, write: true, narrow: true, narrowWrite: true },
+    { name: 'cb[2]', offset: 56, size: 4, read: true, write: true, narrow: true, narrowWrite: true, wide: true },
+    { name: 'cb[3]', offset: 60, size: 4, read: true, write: true, narrow: true, narrowWrite: true },
+    { name: 'cb[4]', offset: 64, size: 4, read: true, write: true, narrow: true, narrowWrite: true },
     u32('hash', 68), u32('napi_id', 84), u32('gso_segs', 164),
     { name: 'sk', offset: 168, size: 8, read: true },
     u32('gso_size', 176),
@@ -139,17 +141,73 @@ const RAW_TP: ContextDescription = { name: 'bpf_raw_tracepoint_args', size: 96, 
 /** Tracepoint record: the first 8 bytes (common fields) are hidden. */
 const TRACEPOINT: ContextDescription = { name: 'tracepoint', size: 8192, progType: PROG_TYPE.TRACEPOINT, raw: { minOffset: 8, read: true, write: false } };
 
+/**
+ * Context layouts measured on Linux 6.18 (one load or store per offset and
+ * size), in a compact form: `offset:size:flags` with flags r (read), w
+ * (write), n (1- and 2-byte reads inside), N (narrow writes too), d (8-byte
+ * reads at this 8-aligned offset), p / e / m (reads give a packet, packet
+ * end, packet meta pointer).
+ */
+function measured(name: string, size: number, progType: number, spec: string, returnRange?: readonly [bigint, bigint]): ContextDescription {
+  const fields: CtxField[] = spec.split(/\s+/).filter(Boolean).map((e) => {
+    const [o, sz, f] = e.split(':') as [string, string, string];
+    const kind: CtxFieldKind = f.includes('p') ? 'pkt' : f.includes('e') ? 'pkt_end' : f.includes('m') ? 'pkt_meta' : 'scalar';
+    return {
+      name: `+${o}`, offset: Number(o), size: Number(sz), read: f.includes('r'), write: f.includes('w'),
+      narrow: f.includes('n'), narrowWrite: f.includes('N'), wide: f.includes('d'), kind,
+    };
+  });
+  return { name, size, progType, fields, ...(returnRange ? { returnRange } : {}) };
+}
+
+const SOCK_OPS = measured('bpf_sock_ops', 224, 13,
+  '0:4:r 4:4:rw 8:4:r 12:4:r 16:4:r 20:4:r 24:4:r 28:4:r 32:4:r 36:4:r 40:4:r 44:4:r 48:4:r 52:4:r 56:4:r 60:4:r ' +
+  '64:4:r 68:4:r 72:4:r 76:4:r 80:4:r 84:4:r 88:4:r 92:4:r 96:4:r 100:4:r 104:4:r 108:4:r 112:4:r 116:4:r 120:4:r ' +
+  '124:4:r 128:4:r 132:4:r 136:4:r 140:4:r 144:4:r 148:4:r 152:4:r 156:4:r 160:4:r 164:4:rw 168:8:r 176:8:r 184:8:r ' +
+  '192:8:rp 200:8:re 208:4:r 212:4:rn 216:8:r', [0n, 1n]);
+const SK_SKB = measured('__sk_buff', 192, 14,
+  '0:4:rn 4:4:rn 12:4:rn 16:4:rn 20:4:rn 24:4:rn 28:4:rn 32:4:rwn 36:4:rn 40:4:rn 44:4:rwn 48:4:rnd 52:4:rn 56:4:rnd ' +
+  '60:4:rn 64:4:rn 68:4:rn 76:4:rp 80:4:re 84:4:rn 88:4:rn 92:4:r 96:4:r 100:4:r 104:4:r 108:4:r 112:4:r 116:4:r 120:4:r ' +
+  '124:4:r 128:4:r 132:4:rn 136:4:rn 164:4:rn 168:8:r 176:4:rn');
+const SK_MSG = measured('sk_msg_md', 80, 16,
+  '0:8:rp 8:8:re 16:4:r 20:4:r 24:4:r 28:4:r 32:4:r 36:4:r 40:4:r 44:4:r 48:4:r 52:4:r 56:4:r 60:4:r 64:4:r 68:4:r 72:8:r');
+const FLOW_DISSECTOR = measured('__sk_buff', 192, 22, '76:4:rp 80:4:re 144:8:r');
+const LWT = (progType: number, write: boolean): ContextDescription => measured('__sk_buff', 192, progType,
+  `0:4:rn 4:4:rn 8:4:r${write ? 'w' : ''}n 12:4:rn 16:4:rn 20:4:rn 24:4:rn 28:4:rn 32:4:r${write ? 'w' : ''}n 36:4:rn 40:4:rn ` +
+  '44:4:rn 48:4:rwnNd 52:4:rwnN 56:4:rwnNd 60:4:rwnN 64:4:rwnN 68:4:rn 76:4:rp 80:4:re 84:4:rn 164:4:rn 168:8:r 176:4:rn');
+const CGROUP_DEV = measured('bpf_cgroup_dev_ctx', 12, 15, '0:4:rn 4:4:r 8:4:r', [0n, 1n]);
+const SOCK_ADDR = measured('bpf_sock_addr', 72, 18, '0:4:r 4:4:rwn 8:4:r 12:4:r 16:4:r 20:4:r 24:4:rwn 28:4:r 32:4:r 36:4:r 64:8:r', [0n, 1n]);
+const CGROUP_SOCK = measured('bpf_sock', 24, 9, '0:4:rw 4:4:rn 8:4:rn 12:4:rn 16:4:rw 20:4:rw', [0n, 1n]);
+const SK_LOOKUP = measured('bpf_sk_lookup', 72, 30,
+  '0:8:r 8:4:rn 12:4:rn 16:4:rn 20:4:rn 24:4:rn 28:4:rn 32:4:rn 36:4:rn 40:4:rn 44:4:rn 48:4:rn 52:4:rn 56:4:rn 60:4:rn 64:4:rn', [0n, 1n]);
+
 /** The context description of a UAPI program type, or undefined when tsbpf does not model it. */
-export function progTypeContext(progType: number): ContextDescription | undefined {
+export function progTypeContext(progType: number, expectedAttachType = 0): ContextDescription | undefined {
   switch (progType) {
+    case PROG_TYPE.CGROUP_SKB:
+      // Egress programs may also return 2 and 3 (congestion notification).
+      return expectedAttachType === 1 ? { ...CGROUP_SKB, returnRange: [0n, 3n] } : CGROUP_SKB;
     case PROG_TYPE.SOCKET_FILTER: return SK_FILTER;
     case PROG_TYPE.SCHED_CLS: case PROG_TYPE.SCHED_ACT: return { ...TC, progType };
     case PROG_TYPE.XDP: return XDP_MD;
-    case PROG_TYPE.CGROUP_SKB: return CGROUP_SKB;
     case PROG_TYPE.KPROBE: return PT_REGS;
     case PROG_TYPE.RAW_TRACEPOINT: return RAW_TP;
     case PROG_TYPE.TRACEPOINT: return TRACEPOINT;
     case PROG_TYPE.PERF_EVENT: return { ...PT_REGS, name: 'bpf_perf_event_data', size: 184, progType };
+    case PROG_TYPE.SOCK_OPS: return SOCK_OPS;
+    case PROG_TYPE.SK_SKB: return SK_SKB;
+    case 16: return SK_MSG;
+    case 22: return FLOW_DISSECTOR;
+    case PROG_TYPE.LWT_IN: return LWT(progType, false);
+    case PROG_TYPE.LWT_OUT: return LWT(progType, false);
+    case PROG_TYPE.LWT_XMIT: return LWT(progType, true);
+    case 15: return CGROUP_DEV;
+    case 18: return SOCK_ADDR;
+    case PROG_TYPE.CGROUP_SOCK: return CGROUP_SOCK;
+    case 30: return SK_LOOKUP;
+    case PROG_TYPE.SYSCALL:
+      // The context is a user buffer of any size the caller passes; reads and writes of it are allowed.
+      return { name: 'syscall ctx', size: 4096, progType, raw: { read: true, write: true } };
     default: return undefined;
   }
 }
@@ -164,7 +222,7 @@ export function checkCtxAccess(ctx: ContextDescription, off: number, size: numbe
   if (off < 0 || off + size > ctx.size) return { ok: false };
   if (ctx.raw) {
     if ((write && !ctx.raw.write) || (!write && !ctx.raw.read)) return { ok: false };
-    if (off < (ctx.raw.minOffset ?? 0) || off % size !== 0) return { ok: false };
+    if (off < (ctx.raw.minOffset ?? 0) || (!ctx.raw.unaligned && off % size !== 0)) return { ok: false };
     return { ok: true, kind: 'scalar' };
   }
   for (const f of ctx.fields ?? []) {
@@ -174,8 +232,7 @@ export function checkCtxAccess(ctx: ContextDescription, off: number, size: numbe
     if (size === f.size && off === f.offset) return { ok: true, field: f, kind: f.kind ?? 'scalar' };
     if (size === 8 && f.wide) return { ok: true, field: f, kind: 'scalar' };
     if (size < f.size && f.narrow && (f.kind ?? 'scalar') === 'scalar' && (!write || f.write)) {
-      // Narrow writes are allowed where narrow reads are, for writable scalar fields (cb[]).
-      if (write && !f.name.startsWith('cb[')) return { ok: false };
+      if (write && !f.narrowWrite) return { ok: false };
       return { ok: true, field: f, kind: 'scalar' };
     }
     return { ok: false };

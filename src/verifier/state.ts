@@ -326,7 +326,7 @@ export function regSafe(old: Reg, cur: Reg, idmap: IdMap, o: CompareOptions): bo
     case PTR_STACK:
       return old.off === cur.off && old.frame === cur.frame && (o.exact ? old.s.equals(cur.s) : old.s.includes(cur.s));
     case MAP_PTR:
-      return old.map === cur.map;
+      return old.map === cur.map && old.maybeNull === cur.maybeNull && (!old.maybeNull || idmap.check(old.id, cur.id));
     case FUNC:
       return old.subprog === cur.subprog;
     case PKT_END:

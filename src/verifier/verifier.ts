@@ -11,13 +11,13 @@
 // with the instruction, path, registers and a hint), a log in the kernel's
 // format, and what the engines may rely on (`proof`).
 
-import { VerifierError, type VerifierPathStep } from '../errors.js';
-import { type Instruction, imm64 } from '../isa/instruction.js';
+import { type DecodeError, VerifierError, type VerifierPathStep } from '../errors.js';
+import { type Instruction, decode, imm64 } from '../isa/instruction.js';
 import { helperName } from '../isa/helper-names.js';
 import {
   Scalar, scalarAlu, scalarNeg, scalarEndian, scalarSext, branchTaken, refine, U64_MAX,
 } from './bounds.js';
-import { type Cfg, buildCfg, liveness, useDef } from './cfg.js';
+import { type Cfg, buildCfg, denseArray, liveness, useDef } from './cfg.js';
 import { type HelperProto, helperProto, helperArgCount, MAP_TYPE } from './helper-protos.js';
 import { type ContextDescription, checkCtxAccess, progTypeContext } from './progtypes.js';
 import {
@@ -59,6 +59,8 @@ export interface LineInfo {
 export interface VerifyOptions {
   /** UAPI enum bpf_prog_type (ignored when `ctx` is given). */
   readonly progType: number;
+  /** UAPI enum bpf_attach_type, for program types whose rules depend on it (cgroup_skb egress returns 0..3). */
+  readonly expectedAttachType?: number;
   /** Maps: LD_IMM64 with src 1 (map) or 2 (map value) and imm = i refers to maps[i]. */
   readonly maps?: readonly MapInfo[];
   readonly funcs?: readonly FuncInfo[];
@@ -118,6 +120,8 @@ export interface VerifyResult {
 const MAX_VAR_OFF = 1 << 29;
 const MAX_PACKET_OFF = 0xffff;
 const COMPLEXITY_LIMIT = 1_000_000;
+/** States kept per instruction for pruning. */
+const MAX_STATES_PER_INSN = 64;
 const BPF_MAX_VAR_SIZ = 1 << 29;
 const SKB_TYPES = new Set([1, 3, 4, 8]);
 
@@ -145,12 +149,34 @@ export function verify(insns: readonly Instruction[], opts: VerifyOptions): Veri
   return new Verifier(insns, opts).run();
 }
 
+/**
+ * Verify raw bytecode (little-endian, 8 bytes a slot). Encodings the
+ * decoder refuses (unknown opcodes, reserved fields, a broken LD_IMM64) are
+ * verifier rejections too, at their slot.
+ */
+export function verifyBytes(bytes: Uint8Array, opts: VerifyOptions): VerifyResult {
+  let insns: Instruction[];
+  try {
+    insns = decode(bytes, { strict: false });
+  } catch (e) {
+    if ((e as { name?: string }).name !== 'DecodeError') throw e;
+    const d = e as DecodeError;
+    const error = new VerifierError(d.code, d.message.replace(/^insn \d+: /, ''), d.index, {});
+    const log = opts.logLevel ? `${error.reason}\nprocessed 0 insns (limit ${COMPLEXITY_LIMIT}) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n` : '';
+    const proof: Proof = { visited: () => false, accessNeedsCheck: () => true, regions: () => [], constantAt: () => undefined };
+    return { ok: false, log, error, proof, stats: { processed: 0, totalStates: 0, peakStates: 0, maxStatesPerInsn: 0, stackDepth: [], timeMs: 0 } };
+  }
+  return verify(insns, opts);
+}
+
 class Verifier {
   private readonly t0 = now();
   private cfg!: Cfg;
   private live!: Uint16Array;
   private readonly ctx: ContextDescription | undefined;
   private readonly maps: readonly MapInfo[];
+  /** Index of each map's inner-map template (map-in-map), or -1. */
+  private readonly innerOf: number[];
   private readonly level: number;
   private readonly unpriv: boolean;
   private readonly limit: number;
@@ -172,8 +198,15 @@ class Verifier {
   private cur: VState | null = null;
 
   constructor(private readonly insns: readonly Instruction[], private readonly opts: VerifyOptions) {
-    this.ctx = opts.ctx ?? progTypeContext(opts.progType);
-    this.maps = opts.maps ?? [];
+    this.ctx = opts.ctx ?? progTypeContext(opts.progType, opts.expectedAttachType ?? 0);
+    // Inner maps of map-in-maps get their own indexes after the program's maps.
+    const maps = [...(opts.maps ?? [])];
+    this.innerOf = maps.map((m) => {
+      if (!m.inner) return -1;
+      maps.push(m.inner);
+      return maps.length - 1;
+    });
+    this.maps = maps;
     this.level = opts.logLevel ?? 0;
     this.unpriv = opts.unprivileged ?? false;
     this.limit = opts.maxProcessed ?? COMPLEXITY_LIMIT;
@@ -194,10 +227,10 @@ class Verifier {
       this.cfg = buildCfg(this.insns, { unprivileged: this.unpriv });
       const n = this.cfg.nslots;
       this.live = liveness(this.cfg, helperArgCount);
-      this.explored = new Array(n);
+      this.explored = denseArray<Checkpoint[] | undefined>(n, undefined);
       this.visitedMask = new Uint8Array(n);
       this.regionMask = new Uint8Array(n);
-      this.consts = new Array(n);
+      this.consts = denseArray<Array<bigint | null> | undefined>(n, undefined);
       this.stackDepth = new Array<number>(this.cfg.subprogs.length).fill(0);
       if (!this.ctx) {
         throw new VerifierError('PROG_TYPE', `program type ${this.opts.progType} is not supported (give a ContextDescription)`, -1);
@@ -353,14 +386,13 @@ class Verifier {
     const force = this.cfg.loopHead[pc] === 1 || this.cfg.subprogStarting(pc) > 0;
     if (!force && !(st.jmpsSince >= 2 && st.insnsSince >= 8)) return false;
     if (!list) { list = []; this.explored[pc] = list; }
-    if (list.length >= 64) {
-      // Evict the least useful finished state.
-      let worst = -1;
-      for (let i = 0; i < list.length; i++) {
-        const c = list[i]!;
-        if (c.branches === 0 && (worst < 0 || c.miss - 3 * c.hits > list[worst]!.miss - 3 * list[worst]!.hits)) worst = i;
-      }
-      if (worst >= 0) list.splice(worst, 1);
+    if (list.length >= MAX_STATES_PER_INSN) {
+      // Evict the least useful state (one still being explored stays alive through its
+      // children's parent links; it only stops serving as a comparison point).
+      let worst = 0;
+      const score = (c: Checkpoint): number => c.miss - 3 * c.hits;
+      for (let i = 1; i < list.length; i++) if (score(list[i]!) >= score(list[worst]!)) worst = i;
+      list.splice(worst, 1);
     }
     const cp: Checkpoint = { pc, state: st.snapshot(), branches: 1, parent: st.parent, histAt: st.hist, hits: 0, miss: 0 };
     list.push(cp);
@@ -445,15 +477,17 @@ class Verifier {
         node = node.prev;
       }
       if (!cp) return;
-      // Mark in the checkpoint; drop what is not a scalar there.
+      // Mark in the checkpoint; drop what is not a scalar there. Where everything was
+      // already precise, an earlier walk went on from here: stop.
       const s = cp.state;
+      let fresh = 0;
       for (const [f, mask] of set.regs) {
         let m = mask;
         for (let r = 0; r < 10; r++) {
           if (!(m & (1 << r))) continue;
           const reg = s.frames[f]?.regs[r];
           if (!reg || reg.type !== SCALAR) { m &= ~(1 << r); continue; }
-          reg.precise = true;
+          if (!reg.precise) { reg.precise = true; fresh++; }
         }
         set.regs.set(f, m);
       }
@@ -461,11 +495,9 @@ class Verifier {
         const f = Math.floor(k / SLOTS);
         const sp = s.frames[f]?.spill[k % SLOTS];
         if (!sp || sp.reg.type !== SCALAR) { set.slots.delete(k); continue; }
-        sp.reg.precise = true;
+        if (!sp.reg.precise) { sp.reg.precise = true; fresh++; }
       }
-      let empty = set.slots.size === 0;
-      for (const m of set.regs.values()) if (m) empty = false;
-      if (empty) return;
+      if (fresh === 0) return;
       node = cp.histAt;
       cp = cp.parent;
     }
@@ -587,7 +619,7 @@ class Verifier {
       switch (k) {
         case 'alu': case 'neg': case 'mov': case 'movsx': case 'endian':
           this.aluInsn(st, x);
-          effectMask = useDef(x, helperArgCount).use | (1 << x.dst);
+          if (this.level > 0) effectMask = useDef(x, helperArgCount).use | (1 << x.dst);
           st.pc = pc + 1;
           break;
         case 'ld_imm64':
@@ -716,7 +748,7 @@ class Verifier {
     const k = x.op.kind;
     const is64 = x.op.is64;
     if (x.op.srcReg) this.checkRegInit(fr, x.src);
-    if (k !== 'mov') this.checkRegInit(fr, x.dst);
+    if (k !== 'mov' && k !== 'movsx') this.checkRegInit(fr, x.dst);
     if (x.dst === 10) reject('FP_READ_ONLY', 'frame pointer is read only', 0);
     const dst = fr.regs[x.dst]!;
     const src = x.op.srcReg ? fr.regs[x.src]! : constReg(is64 ? BigInt(x.imm) : BigInt(x.imm >>> 0));
@@ -1419,6 +1451,7 @@ class Verifier {
     let allocSize = 0;
     let releaseRef = 0;
     let keyIsZero = false;
+    const sizes: number[] = [];
     const args = proto.args;
     for (let i = 0; i < args.length; i++) {
       const r = i + 1;
@@ -1430,17 +1463,17 @@ class Verifier {
           if (this.unpriv && isPointer(reg.type)) reject('PTR_LEAK', `R${r} leaks addr into helper function`, 1 << r);
           break;
         case 'map_ptr':
-          if (reg.type !== MAP_PTR) this.argType(r, reg, 'map_ptr');
+          if (reg.type !== MAP_PTR || reg.maybeNull) this.argType(r, reg, 'map_ptr');
           mapIdx = reg.map;
           if (proto.mapTypes && !proto.mapTypes.includes(this.maps[mapIdx]!.type)) {
             reject('MAP_TYPE', `cannot pass map_type ${this.maps[mapIdx]!.type} into func ${label}`, 1 << r);
           }
           break;
-        case 'map_key': case 'map_value': {
+        case 'map_key': case 'map_value': case 'uninit_map_value': {
           const m = this.maps[mapIdx];
           if (!m) reject('ARG_TYPE', `R${r} map pointer argument missing`, 1 << r);
           const sz = t === 'map_key' ? m.keySize : m.valueSize;
-          keyIsZero = this.helperMem(st, r, reg, sz, false, pc, t === 'map_key' ? 'map_key' : 'map_value') && t === 'map_key';
+          keyIsZero = this.helperMem(st, r, reg, sz, t === 'uninit_map_value', pc, t === 'map_key' ? 'map_key' : 'map_value') && t === 'map_key';
           break;
         }
         case 'ctx':
@@ -1459,13 +1492,14 @@ class Verifier {
             break;
           }
           const size = this.sizeArg(st, r + 1, sreg, zeroOk);
+          sizes[r + 1] = size;
           if (size > 0) this.helperMem(st, r, reg, size, t === 'uninit_mem', pc, 'mem');
           else if (!isPointer(reg.type)) this.argType(r, reg, 'mem');
           i++;
           break;
         }
         case 'size': case 'size_or_zero':
-          this.sizeArg(st, r, reg, t === 'size_or_zero');
+          sizes[r] = this.sizeArg(st, r, reg, t === 'size_or_zero');
           break;
         case 'alloc_size':
           if (reg.type !== SCALAR || !reg.s.isConst()) {
@@ -1503,6 +1537,14 @@ class Verifier {
     }
     if (releaseRef) this.releaseRef(st, releaseRef);
     this.afterHelper(st, proto, pc, mapIdx, allocSize, keyIsZero);
+    if (proto.retMaxFromArg !== undefined && sizes[proto.retMaxFromArg] !== undefined) {
+      // The helper returns at most the buffer size (or a negative error).
+      const r0 = Scalar.unknown();
+      r0.smax = BigInt(sizes[proto.retMaxFromArg]!);
+      r0.s32max = Math.min(r0.s32max, sizes[proto.retMaxFromArg]!);
+      r0.sync();
+      fr.regs[0] = scalarReg(r0);
+    }
     if (this.level > 0) this.log(this.withEffect(line, st, 1));
     return false;
   }
@@ -1611,6 +1653,12 @@ class Verifier {
         break;
       case 'map_value_or_null': {
         const m = this.maps[mapIdx]!;
+        if (m.type === MAP_TYPE.ARRAY_OF_MAPS || m.type === MAP_TYPE.HASH_OF_MAPS) {
+          const inner = this.innerOf[mapIdx] ?? -1;
+          if (inner < 0) reject('BAD_MAP', `map-in-map ${m.name ?? mapIdx} has no inner map template`, 0);
+          fr.regs[0] = new Reg({ type: MAP_PTR, map: inner, maybeNull: true, id: this.newId() });
+          break;
+        }
         const constKey = keyIsZero && (m.type === MAP_TYPE.ARRAY || m.type === MAP_TYPE.PERCPU_ARRAY) && m.maxEntries > 0;
         fr.regs[0] = constKey
           ? new Reg({ type: MAP_VALUE, map: mapIdx })
