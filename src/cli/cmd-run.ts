@@ -269,7 +269,9 @@ async function runCommand(args: readonly string[], io: Io, env: RunEnvIo): Promi
   if (chosen.length > 1) {
     const replayable = chosen.filter((p) => replayKind(p.type.name));
     if (replayable.length === 1) chosen = replayable;
-    else throw new CmdUsageError(`${file}: ${chosen.length} programs (${chosen.map((p) => p.name).join(', ')}); choose one with --program`);
+    else if (replayable.length === 0) {
+      throw new CmdError(`${file}: no program replays packets (${chosen.map((p) => `${p.name}: ${p.type.name}`).join(', ')}); xdp, sched_cls (tc), sched_act and socket_filter programs do (override with --type and --program)`);
+    } else throw new CmdUsageError(`${file}: ${chosen.length} programs (${chosen.map((p) => p.name).join(', ')}); choose one with --program`);
   }
   const prog = chosen[0]!;
   if (!replayKind(prog.type.name)) {
