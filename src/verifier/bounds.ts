@@ -158,9 +158,9 @@ export class Scalar {
     }
     this.fromTnum();
     this.deduce();
-    this.deduce();
     this.boundOffset();
     this.fromTnum();
+    this.deduce();
   }
 
   private fromTnum(): void {

@@ -20,6 +20,7 @@ import {
 import { tnumFormat } from './tnum.js';
 
 export interface MapDesc {
+  readonly name?: string;
   readonly keySize: number;
   readonly valueSize: number;
 }
@@ -186,6 +187,7 @@ export function formatReg(r: Reg, maps: readonly MapDesc[]): string {
   if (r.off) parts.push(`off=${r.off}`);
   if (r.type === MAP_PTR || r.type === MAP_VALUE || r.type === MAP_KEY) {
     const m = maps[r.map];
+    if (m?.name) parts.push(`map=${m.name}`);
     if (m) parts.push(`ks=${m.keySize},vs=${m.valueSize}`);
   }
   if (r.type === PKT || r.type === PKT_META) parts.push(`r=${r.range >= 0 ? r.range : hex(BigInt.asUintN(64, BigInt(r.range)))}`);

@@ -8,6 +8,8 @@
 // Host applications describe their own hooks with the same
 // ContextDescription (see docs/verifier.md).
 
+import type { HelperProto } from './helper-protos.js';
+
 export type CtxFieldKind = 'scalar' | 'pkt' | 'pkt_end' | 'pkt_meta';
 
 export interface CtxField {
@@ -43,6 +45,8 @@ export interface ContextDescription {
   readonly returnRange?: readonly [bigint, bigint];
   /** Helper ids the program may call (undefined: what the program type allows, see helper-protos). */
   readonly helpers?: readonly number[];
+  /** Prototypes of host-defined helpers (or overrides of the kernel's), checked like the kernel's. */
+  readonly helperProtos?: readonly HelperProto[];
   /** The UAPI program type this describes (0 for host-defined hooks). */
   readonly progType?: number;
 }

@@ -40,7 +40,11 @@ export function tnumUnknown(bits = 64): Tnum {
 
 /** Bit length of x (position of the highest set bit, 1-based; 0 for 0). */
 function fls(x: bigint): number {
-  return x === 0n ? 0 : x.toString(2).length;
+  if (x === 0n) return 0;
+  if (x > 0xffffffffffffffffn) return x.toString(2).length;
+  const hi = Number(x >> 32n);
+  if (hi) return 64 - Math.clz32(hi);
+  return 32 - Math.clz32(Number(x));
 }
 
 /** The smallest tnum containing every value of [min, max] (unsigned). */

@@ -71,6 +71,8 @@ export interface VerifyOptions {
   readonly unprivileged?: boolean;
   /** A host-defined hook's context (overrides the program type's). */
   readonly ctx?: ContextDescription;
+  /** Extra helper prototypes (host-defined helpers, or overrides of the kernel's), by id. */
+  readonly helpers?: readonly HelperProto[];
   /** Processed-instruction budget (default 1,000,000, the kernel's). */
   readonly maxProcessed?: number;
   /** Collect the per-instruction abstract states (for the playground and tests). */
@@ -96,7 +98,7 @@ export interface Proof {
   accessNeedsCheck(pc: number): boolean;
   /** Regions the memory access at this slot touched on the verified paths (`stack`, `ctx`, `map_value`, `pkt`, `mem`). */
   regions(pc: number): readonly string[];
-  /** Value of a register before this instruction when it is the same constant on every path. */
+  /** Value of the instruction's dst or src register before it runs, when it is the same constant on every path. */
   constantAt(pc: number, reg: number): bigint | undefined;
 }
 
@@ -143,6 +145,8 @@ interface Pending {
   st: VState;
   from: number;
   logLen: number;
+  /** Level 1: the jump's line as the kernel leaves it when it resumes the other edge. */
+  jumpLine?: string;
 }
 
 export function verify(insns: readonly Instruction[], opts: VerifyOptions): VerifyResult {
@@ -191,11 +195,14 @@ class Verifier {
   private idGen = 0;
   private visitedMask!: Uint8Array;
   private regionMask!: Uint8Array;
-  private consts!: (Array<bigint | null> | undefined)[];
+  private constDst!: (bigint | null | undefined)[];
+  private constSrc!: (bigint | null | undefined)[];
   private stackDepth: number[] = [];
   private collected?: Map<number, InsnState['states'][number][]>;
   /** The state being interpreted (for error reports). */
   private cur: VState | null = null;
+  /** The current jump's log line, not written yet (forks made now remember it). */
+  private linePending: string | undefined;
 
   constructor(private readonly insns: readonly Instruction[], private readonly opts: VerifyOptions) {
     this.ctx = opts.ctx ?? progTypeContext(opts.progType, opts.expectedAttachType ?? 0);
@@ -226,11 +233,12 @@ class Verifier {
     try {
       this.cfg = buildCfg(this.insns, { unprivileged: this.unpriv });
       const n = this.cfg.nslots;
-      this.live = liveness(this.cfg, helperArgCount);
+      this.live = liveness(this.cfg, (id) => this.protoOf(id)?.args.length ?? helperArgCount(id));
       this.explored = denseArray<Checkpoint[] | undefined>(n, undefined);
       this.visitedMask = new Uint8Array(n);
       this.regionMask = new Uint8Array(n);
-      this.consts = denseArray<Array<bigint | null> | undefined>(n, undefined);
+      this.constDst = denseArray<bigint | null | undefined>(n, undefined);
+      this.constSrc = denseArray<bigint | null | undefined>(n, undefined);
       this.stackDepth = new Array<number>(this.cfg.subprogs.length).fill(0);
       if (!this.ctx) {
         throw new VerifierError('PROG_TYPE', `program type ${this.opts.progType} is not supported (give a ContextDescription)`, -1);
@@ -244,6 +252,7 @@ class Verifier {
       else throw e;
       if (error) this.log(error.reason);
     }
+    if (!error && this.level === 1) this.lines.length = 0;
     this.log(`processed ${this.processed} insns (limit ${COMPLEXITY_LIMIT}) max_states_per_insn ${this.maxStatesPerInsn} ` +
       `total_states ${this.totalStates} peak_states ${this.peakStates} mark_read 0`);
     const stats: VerifyStats = {
@@ -253,15 +262,18 @@ class Verifier {
     const ok = !error;
     const visited = this.visitedMask;
     const regionMask = this.regionMask;
-    const consts = this.consts;
+    const constDst = this.constDst;
+    const constSrc = this.constSrc;
+    const at = this.cfg?.at;
     const REGION_NAMES = ['stack', 'ctx', 'map_value', 'pkt', 'mem'];
     const proof: Proof = {
       visited: (pc) => ok && !!visited?.[pc],
       accessNeedsCheck: (pc) => !ok || !visited?.[pc],
       regions: (pc) => REGION_NAMES.filter((_, i) => ((regionMask?.[pc] ?? 0) >> i) & 1),
       constantAt: (pc, reg) => {
-        if (!ok) return undefined;
-        const c = consts?.[pc]?.[reg];
+        const x = at?.[pc];
+        if (!ok || !x) return undefined;
+        const c = reg === x.dst ? constDst?.[pc] : reg === (x.src & 0xf) ? constSrc?.[pc] : undefined;
         return c === null || c === undefined ? undefined : c;
       },
     };
@@ -285,8 +297,13 @@ class Verifier {
     while (this.pending.length) {
       const p = this.pending.pop()!;
       const st = p.st;
-      if (this.level === 1) this.lines.length = p.logLen;
-      if (this.level > 0) {
+      if (this.level === 1) {
+        // As the kernel does: back to where the branch was taken; the jump's line is
+        // left without its effect and the state of the other edge follows on it.
+        this.lines.length = p.logLen;
+        const full = this.fullState(st);
+        this.log(p.jumpLine ? `${p.jumpLine} ${st.pc}: ${full}` : `${st.pc}: ${full}`);
+      } else if (this.level > 1) {
         const full = this.fullState(st);
         if (p.from >= 0) this.log(`\nfrom ${p.from} to ${st.pc}: ${full}`);
         this.log(`${st.pc}: ${full}`);
@@ -318,6 +335,7 @@ class Verifier {
           'the verifier explores every path and loop iteration: bound loops by small constants, or use bpf_loop()'));
       }
       this.visitedMask[pc] = 1;
+      this.recordConsts(st);
       if (this.collected) this.collect(st);
       const done = this.step(st);
       if (done) {
@@ -340,7 +358,7 @@ class Verifier {
   /** Queue `child` (a fork of the running state) to be explored later. */
   private push(child: VState, from: number): void {
     if (child.parent) child.parent.branches++;
-    this.pending.push({ st: child, from, logLen: this.lines.length });
+    this.pending.push({ st: child, from, logLen: this.lines.length, ...(this.linePending ? { jumpLine: this.linePending } : {}) });
     if (this.pending.length > 8192) {
       throw this.toError(new Reject('TOO_COMPLEX', 'The sequence of 8193 jumps is too complex.', 0,
         'too many pending branches: simplify the control flow'));
@@ -550,7 +568,7 @@ class Verifier {
       case 'call': {
         if (has(0)) m &= ~1;
         // Callback-taking helpers re-enter subprograms: not followed.
-        if (helperProto(x.imm)?.callback) return m === 0 && set.slots.size === 0;
+        if (this.protoOf(x.imm)?.callback) return m === 0 && set.slots.size === 0;
         break;
       }
       default:
@@ -644,6 +662,14 @@ class Verifier {
           if (k === 'stx') {
             this.checkRegInit(fr, x.src);
             val = fr.regs[x.src]!;
+            const p = fr.regs[x.dst]!;
+            if (p.type === PTR_STACK && x.op.size === 8 && val.type === SCALAR && val.id === 0 && !val.s.isConst()) {
+              // The spilled copy and the register stay linked (a bound learned on one holds for the other).
+              const linkedVal = val.with({ id: this.newId() });
+              linkedVal.precise = val.precise;
+              fr.regs[x.src] = linkedVal;
+              val = linkedVal;
+            }
           } else {
             val = constReg(BigInt(x.imm));
           }
@@ -674,7 +700,9 @@ class Verifier {
         }
         case 'jcond': {
           st.jmpsSince++;
+          this.linePending = this.level > 0 ? line : undefined;
           const linked = this.condJump(st, x, pc);
+          this.linePending = undefined;
           this.record(st, pc, -1, linked);
           effectMask = (1 << x.dst) | (x.op.srcReg ? 1 << x.src : 0);
           if (this.level > 0) this.log(this.withEffect(line, st, effectMask));
@@ -1431,8 +1459,8 @@ class Verifier {
   private helperCall(st: VState, x: Instruction, pc: number, line: string): boolean {
     const fr = st.cur;
     const id = x.imm;
-    const proto = helperProto(id);
-    const name = helperName(id);
+    const proto = this.protoOf(id);
+    const name = helperName(id) ?? (proto ? proto.name : undefined);
     const label = `${name ?? 'unknown'}#${id}`;
     if (!name) reject('UNKNOWN_HELPER', `invalid func unknown#${id}`, 0, 'helper ids are listed in <linux/bpf.h> (BPF_FUNC_*)');
     if (!proto) {
@@ -1547,6 +1575,10 @@ class Verifier {
     }
     if (this.level > 0) this.log(this.withEffect(line, st, 1));
     return false;
+  }
+
+  private protoOf(id: number): HelperProto | undefined {
+    return this.opts.helpers?.find((p) => p.id === id) ?? this.ctx?.helperProtos?.find((p) => p.id === id) ?? helperProto(id);
   }
 
   private argType(r: number, reg: Reg, expected: string): never {
@@ -1749,7 +1781,7 @@ class Verifier {
         // Back in the helper: call the callback again (another iteration), or finish.
         const callsite = fr.callsite;
         const frames = st.frames.slice(0, -1);
-        const proto = helperProto(fr.callback.helper)!;
+        const proto = this.protoOf(fr.callback.helper)!;
         const subprog = fr.subprog;
         st.frames = frames;
         const again = st.fork();
@@ -1882,16 +1914,22 @@ class Verifier {
     const e = { frame: st.frames.length - 1, regs, stack };
     const key = JSON.stringify(e);
     if (!l.some((o) => JSON.stringify(o) === key)) l.push(e);
-    // Constants the engines may use.
-    const c = this.consts[pc];
-    if (!c) {
-      this.consts[pc] = fr.regs.map((r) => (r.type === SCALAR && r.s.isConst() ? r.s.value : null));
-    } else {
-      for (let i = 0; i < 11; i++) {
-        const r = fr.regs[i]!;
-        if (c[i] !== null && !(r.type === SCALAR && r.s.isConst() && r.s.value === c[i])) c[i] = null;
-      }
-    }
+  }
+
+  /** The instruction's dst and src registers when they hold the same constant on every visit (for the engines). */
+  private recordConsts(st: VState): void {
+    const pc = st.pc;
+    const x = this.cfg.at[pc]!;
+    const fr = st.cur;
+    const one = (arr: Array<bigint | null | undefined>, reg: number): void => {
+      const v = arr[pc];
+      if (v === null) return;
+      const r = fr.regs[reg]!;
+      const c = r.type === SCALAR && r.s.var_.mask === 0n ? r.s.var_.value : null;
+      arr[pc] = v === undefined || v === c ? c : null;
+    };
+    one(this.constDst, x.dst);
+    one(this.constSrc, x.src & 0xf);
   }
 
   private statesJson(): InsnState[] {
