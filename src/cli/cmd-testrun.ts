@@ -12,7 +12,7 @@ import type { Io } from './main.js';
 
 export const TEST_RUN_HELP = `usage: tsbpf test-run FILE.o [--program P] [--type T] [--data HEX | --data-file F]
                       [--ctx HEX | --ctx-file F] [--repeat N] [--engine interp|jit]
-                      [--set-var NAME=VALUE]... [--update MAP=KEY:VALUE]... [--dump-maps] [--json]
+                      [--set-var NAME=VALUE]... [--update MAP=KEY:VALUE]... [--verify] [--dump-maps] [--json]
 
 Load a BPF object and run one of its programs as BPF_PROG_TEST_RUN does
 (bpftool prog run): the packet (data_in) and context (ctx_in) in, the return
@@ -28,6 +28,8 @@ Repeats run on the same packet and maps, as in the kernel.
   --engine E        interp (default) or jit
   --set-var N=V     set a global variable (e.g. a const volatile in .rodata) before loading
   --update M=K:V    put key K, value V (hex) in map M before the run
+  --verify          verify the object first (a refusal names the C line) and
+                    run without per-access checks
   --dump-maps       print every map after the run
   --json            one JSON object: retval, duration_ns, data_out, ctx_out (hex), ...
 `;
@@ -121,13 +123,18 @@ function runJson(p: Program, r: TestRunResult, maps?: Record<string, unknown>): 
   };
 }
 
-export function loadFor(file: string, spec: ObjectSpec, type: string | undefined, rt: Runtime): LoadedObject {
+export function loadFor(file: string, spec: ObjectSpec, type: string | undefined, rt: Runtime, verify = false): LoadedObject {
   if (type !== undefined && !progTypeByName(type) && !/^\d+$/.test(type)) {
     throw new CmdUsageError(`--type: unknown program type '${type}' (xdp, sched_cls, tc, socket_filter, socket, kprobe, tracepoint, raw_tracepoint, perf_event, cgroup_skb, sock_ops, cgroup_sock, cgroup_sock_addr, syscall, raw)`);
   }
   try {
-    return rt.loadObject(spec, type !== undefined ? { type } : {});
+    return rt.loadObject(spec, { ...(type !== undefined ? { type } : {}), verify });
   } catch (e) {
+    if (isTsbpfError(e) && e.name === 'VerifierError') {
+      const v = e as unknown as { source?: { file?: string; line?: number; text?: string }; hint?: string };
+      const src = v.source?.line ? ` (${(v.source.file ?? '').split('/').pop()}:${v.source.line}: ${(v.source.text ?? '').trim()})` : '';
+      throw new CmdError(`${file}: verifier: ${e.message.split('\n')[0]}${src}${v.hint ? `; ${v.hint}` : ''}`);
+    }
     if (isTsbpfError(e)) throw new CmdError(`${file}: ${e.message}`);
     throw e;
   }
@@ -139,7 +146,7 @@ export function cmdTestRun(args: readonly string[], io: Io): number {
       program: { type: 'string' }, type: { type: 'string' }, data: { type: 'string' }, 'data-file': { type: 'string' },
       ctx: { type: 'string' }, 'ctx-file': { type: 'string' }, repeat: { type: 'string' }, engine: { type: 'string' },
       json: { type: 'boolean' }, 'dump-maps': { type: 'boolean' }, 'set-var': { type: 'string', multiple: true },
-      update: { type: 'string', multiple: true },
+      update: { type: 'string', multiple: true }, verify: { type: 'boolean' },
     });
     if (values['help']) { io.stdout(TEST_RUN_HELP); return 0; }
     if (positionals.length !== 1) throw new CmdUsageError(positionals.length ? `test-run: unexpected argument '${positionals[1]}'` : 'test-run: missing FILE');
@@ -167,7 +174,7 @@ export function cmdTestRun(args: readonly string[], io: Io): number {
     if (progs.length === 0) throw new CmdError(`${file}: no programs`);
     const logs: string[] = [];
     const rt = new Runtime({ host: { log: (l) => logs.push(l) } });
-    const obj = loadFor(file, spec, str(values['type']), rt);
+    const obj = loadFor(file, spec, str(values['type']), rt, values['verify'] === true);
     const prog = obj.program(progs[0]!.name)!;
     applyUpdates(obj, strs(values['update']));
     let r: TestRunResult;

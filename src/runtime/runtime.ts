@@ -34,6 +34,7 @@ import type { ObjectSpec, ProgramSpec, FuncInfo, LineInfo, MapRef, LoadOptions a
 import { loadObject as readObject } from '../elf/object.js';
 import type { MapSpec } from '../elf/maps.js';
 import { type Instruction, decode, slotIndices } from '../isa/instruction.js';
+import { type MapInfo, verify } from '../verifier/index.js';
 import { helperName } from '../isa/helper-names.js';
 import { BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../isa/opcodes.js';
 import { BASE_HELPERS, type HelperContext, HelperRegistry, type HelperSpec } from './helpers.js';
@@ -77,9 +78,11 @@ export interface RuntimeOptions {
 
 export interface ObjectLoadOptions {
   /**
-   * Verify each program before it runs. `true` needs the verifier (not yet
-   * part of tsbpf: a LoadError says so); a function is called per program
-   * and throws to refuse it. Verified programs run without per-access checks.
+   * Verify each program before it runs: `true` runs tsbpf's verifier (a
+   * refusal throws its VerifierError, with the C line and the path); a
+   * function is called per program and throws to refuse it. Verified
+   * programs run without per-access checks unless a run asks for them.
+   * Default: not verified, every access checked at run time.
    */
   readonly verify?: boolean | ((p: VerifyRequest) => void);
   /** Program type for programs whose section does not say (or to override it): a number or a name (`xdp`, `tc`...). */
@@ -415,10 +418,10 @@ export class Runtime {
       for (const { p, t, reg } of plans) {
         const { loaded, exec } = resolveMaps(p, byName, this.memory);
         let verified = false;
-        if (opts.verify) {
-          if (opts.verify === true) {
-            throw new LoadError('LOAD_VERIFY_UNAVAILABLE', 'the verifier is not part of this build yet; load without verify (checked mode) or pass a verify function', p.name);
-          }
+        if (opts.verify === true) {
+          verifyProgram(p, t, spec.maps);
+          verified = true;
+        } else if (opts.verify) {
           opts.verify({ name: p.name, type: t.id, insns: loaded, spec: p, maps: byName });
           verified = true;
         }
@@ -588,6 +591,32 @@ function checkCalls(name: string, insns: readonly Instruction[], reg: HelperRegi
       ? `helper ${hn} (${x.imm}) is not implemented in tsbpf${t.name ? ` for ${t.name} programs` : ''}`
       : `unknown helper ${x.imm}`, name, idx[i]);
   });
+}
+
+/** Run the verifier on a program of a spec; throws its VerifierError. */
+function verifyProgram(p: ProgramSpec, t: ProgType, maps: readonly MapSpec[]): void {
+  const idx = slotIndices(p.insns);
+  const bySlot = new Map<number, MapRef>(p.mapRefs.map((r) => [r.slot, r]));
+  const info = (m: MapSpec): MapInfo => ({
+    type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, name: m.name,
+    ...(m.innerMap ? { inner: info(m.innerMap) } : {}),
+  });
+  const insns = p.insns.map((x, i) => {
+    const r = bySlot.get(idx[i]!);
+    if (!r || x.op.kind !== 'ld_imm64') return x;
+    return { ...x, src: r.kind === 'map' ? BPF_PSEUDO_MAP_FD : BPF_PSEUDO_MAP_VALUE, imm: maps.findIndex((m) => m.name === r.map), imm2: r.offset };
+  });
+  const res = verify(insns, {
+    progType: t.id,
+    maps: maps.map(info),
+    funcs: p.funcs.map((f) => ({ insn: f.slot, name: f.name })),
+    lineInfo: p.lineInfo.map((l) => ({ insn: l.slot, file: l.file, line: l.line, column: l.column, text: l.source })),
+    logLevel: 1,
+  });
+  if (!res.ok) {
+    if (res.error) throw res.error;
+    throw new LoadError('LOAD_VERIFY', `the verifier refused the program:\n${res.log}`, p.name);
+  }
 }
 
 /** Loaded (display) and executable instructions with map references resolved. */

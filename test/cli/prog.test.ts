@@ -155,3 +155,18 @@ test('map dump: initial contents of a loaded object', async () => {
   assert.equal(none.code, 1);
   assert.match(none.err, /no map 'nope' \(the object has: .*proto_stats/);
 });
+
+test('test-run --verify: a refusal names the C line and the fix; checked runs catch the same access', async () => {
+  const bad = fx('test/fixtures/progs/xdp_bad.o');
+  const eth = hex(PACKETS['eth_only']!);
+  const v = await tsbpf('test-run', bad, '--data', eth, '--verify');
+  assert.equal(v.code, 1);
+  assert.equal(v.err.trim().split('\n').length, 1);
+  assert.match(v.err, /verifier: insn 1: invalid access to packet.*\(xdp_bad\.c:12: return data\[40\];\)/);
+  const f = await tsbpf('test-run', bad, '--data', eth);
+  assert.equal(f.code, 1);
+  assert.match(f.err, /xdp_unchecked: insn 1: load of 1 bytes at 0x[0-9a-f]+: outside region 'packet'.*\(xdp_bad\.c:12/);
+  const ok = await tsbpf('test-run', XDP_COUNT, '--data', hex(PACKETS['udp_dns']!), '--verify', '--json');
+  assert.equal(ok.code, 0, ok.err);
+  assert.equal(JSON.parse(ok.out).retval, 2);
+});
