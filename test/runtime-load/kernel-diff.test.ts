@@ -110,6 +110,11 @@ export const CASES: readonly Case[] = [
       .flatMap((p) => all(p, ['udp_dns', 'eth_only', 'udp_big', 'jumbo', 'huge'])),
   },
   { obj: 'test/fixtures/progs/skb_helpers.o', runs: all('tc_pad', ['skb_max', 'skb_over']) },
+  {
+    obj: 'test/fixtures/progs/xdp_redirect.o',
+    updates: [{ map: 'ports', key: u32(2), value: u32(1) }],
+    runs: [...all('xdp_redir_map', EVERY), ...all('xdp_redir', EVERY)],
+  },
   // examples/ (the ELF engineer's objects)
   {
     obj: 'examples/xdp_firewall.o',

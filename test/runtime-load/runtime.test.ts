@@ -294,3 +294,46 @@ test('raw memory type: R1 = buffer, R2 = length, data_out is the buffer', () => 
   assert.equal(r.retval, 3n);
   assert.deepEqual([...r.data], [0x7f, 2, 3]);
 });
+
+test('redirects are recorded; fib_lookup answers from the host\'s routes', () => {
+  const rt = new Runtime({
+    host: {
+      fibRoutes: [
+        { family: 2, prefix: new Uint8Array([10, 0, 0, 0]), prefixLen: 8, ifindex: 3, gateway: new Uint8Array([10, 0, 0, 254]), smac: new Uint8Array([2, 0, 0, 0, 0, 3]), dmac: new Uint8Array([2, 0, 0, 0, 0, 254]) },
+        { family: 2, prefix: new Uint8Array([10, 9, 0, 0]), prefixLen: 16, ifindex: 4 },
+        { family: 2, prefix: new Uint8Array([172, 16, 0, 0]), prefixLen: 12, ifindex: 5, kind: 'blackhole' },
+      ],
+    },
+  });
+  const obj = rt.loadObject(read('test/fixtures/progs/xdp_redirect.o'));
+  obj.map('ports')!.update(new Uint8Array([2, 0, 0, 0]), new Uint8Array([9, 0, 0, 0]));
+  const r = obj.program('xdp_redir_map')!.run({ data: PACKETS['udp_dns']! });
+  assert.equal(r.retval, 4n);
+  assert.deepEqual(r.redirect, { helper: 'redirect_map', ifindex: 9, flags: 2, map: 'ports', key: 2 });
+  const miss = obj.program('xdp_redir_map')!.run({ data: PACKETS['bcast_udp']! });
+  assert.equal(miss.retval, 2n, 'absent key: the action in the flags');
+  assert.equal(miss.redirect, undefined);
+  const fib = obj.program('xdp_fib')!;
+  const vars = obj.spec.variables;
+  const bss = (): DataView => { const b = obj.map('.bss')!.lookup(new Uint8Array(4))!; return new DataView(b.buffer, b.byteOffset); };
+  const data = (): DataView => { const b = obj.map('.data')!.lookup(new Uint8Array(4))!; return new DataView(b.buffer, b.byteOffset); };
+  const ok = fib.run({ data: PACKETS['udp_dns']! });
+  assert.equal(data().getBigInt64(vars.get('fib_ret')!.offset, true), 0n, 'SUCCESS');
+  assert.equal(bss().getUint32(vars.get('fib_ifindex')!.offset, true), 3);
+  assert.equal(bss().getUint32(vars.get('fib_dst')!.offset, true), 0xfe00000a, 'next hop 10.0.0.254');
+  assert.equal(ok.retval, 4n);
+  assert.equal(ok.redirect?.ifindex, 3);
+  assert.equal(hex(ok.data.subarray(0, 12)), '0200000000fe' + '020000000003', 'MACs rewritten');
+  fib.run({ data: PACKETS['icmp']! }); // 10.9.8.7 -> 10.0.0.2 still via /8
+  fib.run({ data: PACKETS['udp_big']! }); // 172.16.0.9 -> 10.0.0.2: the destination decides
+  assert.equal(data().getBigInt64(vars.get('fib_ret')!.offset, true), 0n);
+  const rt2 = new Runtime({ host: { fibRoutes: [{ family: 2, prefix: new Uint8Array([10, 0, 0, 2]), prefixLen: 32, ifindex: 7 }] } });
+  const o2 = rt2.loadObject(read('test/fixtures/progs/xdp_redirect.o'));
+  assert.equal(o2.program('xdp_fib')!.run({ data: PACKETS['udp_dns']! }).retval, 2n);
+  const d2 = o2.map('.data')!.lookup(new Uint8Array(4))!;
+  assert.equal(new DataView(d2.buffer, d2.byteOffset).getBigInt64(o2.spec.variables.get('fib_ret')!.offset, true), 7n, 'NO_NEIGH without a neighbour MAC');
+  const o3 = new Runtime().loadObject(read('test/fixtures/progs/xdp_redirect.o'));
+  o3.program('xdp_fib')!.run({ data: PACKETS['udp_dns']! });
+  const d3 = o3.map('.data')!.lookup(new Uint8Array(4))!;
+  assert.equal(new DataView(d3.buffer, d3.byteOffset).getBigInt64(o3.spec.variables.get('fib_ret')!.offset, true), 4n, 'NOT_FWDED without a route');
+});
