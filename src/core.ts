@@ -28,3 +28,8 @@ export {
   type ReplayPacket, type PacketVerdict, type PacketRunner, type ReplayKind, type ReplaySummary, type ReplayOptions,
   type RunnerOptions, type VerdictCount, type Route as ReplayRoute,
 } from './runtime/replay.js';
+export {
+  KernelMemory, PROG_TYPES, progTypeById, progTypeByName, XDP_ACTION, TC_ACT, SK_BUFF_FIELDS, XDP_MD_FIELDS, PT_REGS_FIELDS,
+  type ProgType, type HostEnv, type TaskInfo, type FibRoute, type CtxField, type RedirectRecord, type TestRunInput,
+  type TestRunOutput,
+} from './runtime/progtypes/index.js';
