@@ -22,6 +22,7 @@ import { firstFileIsElf } from './cmd-common.js';
 import { cmdDisasmObject, cmdProg } from './cmd-prog.js';
 import { cmdMap, cmdTestRun } from './cmd-testrun.js';
 import { RUN_HELP, cmdRun } from './cmd-run.js';
+import { VERIFY_HELP, cmdVerify } from './cmd-verify.js';
 
 export interface Io {
   readonly stdout: (s: string | Uint8Array) => void;
@@ -47,6 +48,7 @@ class CliError extends Error {
 
 const HELP: Record<string, string> = {
   run: RUN_HELP,
+  verify: VERIFY_HELP,
   main: `tsbpf: eBPF in TypeScript
 
 usage: tsbpf <command> [options]
@@ -61,6 +63,7 @@ commands:
   test-run FILE.o [options]  run a program like BPF_PROG_TEST_RUN (bpftool prog run)
   map dump FILE.o [--map M]  print the maps of a loaded object
   run FILE.o --pcap IN       replay a capture through an XDP, TC or socket-filter program
+  verify FILE.o [options]    verify programs as the kernel would, explaining refusals
   help [COMMAND]             show help for a command
 
 'tsbpf COMMAND --help' shows the options of a command.
@@ -147,6 +150,7 @@ export async function main(argv: readonly string[], io: Io = nodeIo()): Promise<
       case 'prog': return cmdProg(rest, io);
       case 'test-run': return cmdTestRun(rest, io);
       case 'run': return await cmdRun(rest, io);
+      case 'verify': return cmdVerify(rest, io);
       case 'map': return cmdMap(rest, io);
       case 'run-raw': return cmdRunRaw(rest, io);
       case 'conformance': return cmdConformance(rest, io);
