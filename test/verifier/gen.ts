@@ -1,0 +1,173 @@
+// Random but well-formed programs for differential testing of the verifier
+// against the kernel: packet parsing with and without (enough) bounds
+// checks, map lookups with and without null checks and index bounds, loops
+// bounded and not, stack reads initialised and not, ALU chains feeding an
+// index. Deterministic for a seed; each program is assembly text.
+import type { MapInfo } from '../../src/verifier/verifier.js';
+
+export interface GenProgram {
+  readonly kind: string;
+  readonly progType: number;
+  readonly unprivileged: boolean;
+  readonly maps: MapInfo[];
+  readonly text: string;
+  /** Input data for a run: packet or context bytes (sizes the generator expects). */
+}
+
+export class Rng {
+  constructor(private s: number) {}
+  next(): number {
+    // mulberry32
+    this.s = (this.s + 0x6d2b79f5) | 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  pick<T>(a: readonly T[]): T {
+    return a[this.int(a.length)]!;
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+}
+
+const SIZES = [1, 2, 4, 8] as const;
+const SZ: Record<number, string> = { 1: 'u8', 2: 'u16', 4: 'u32', 8: 'u64' };
+
+function packet(r: Rng): GenProgram {
+  const tc = r.chance(0.3);
+  const progType = tc ? 3 : 6;
+  const [dOff, eOff] = tc ? [76, 80] : [0, 4];
+  const check = r.int(40) + 1;
+  const size = r.pick(SIZES);
+  // Mostly inside the checked range, sometimes just outside.
+  const off = r.chance(0.6) ? r.int(Math.max(1, check - size + 1)) : Math.max(0, check - size + r.int(3) - 1);
+  const form = r.int(6);
+  const lines = [`r2 = *(u32 *)(r1 + ${dOff})`, `r3 = *(u32 *)(r1 + ${eOff})`, 'r4 = r2', `r4 += ${check}`];
+  // Each form jumps to `out` when the packet is too short, falls through when it is long enough (or not, for the wrong forms).
+  switch (form) {
+    case 0: lines.push('if r4 > r3 goto out'); break;
+    case 1: lines.push('if r3 < r4 goto out'); break;
+    case 2: lines.push('if r4 >= r3 goto out'); break; // one byte more than needed
+    case 3: lines.push('if r4 <= r3 goto ok', 'goto out', 'ok:'); break;
+    case 4: lines.push('if r3 >= r4 goto ok', 'goto out', 'ok:'); break;
+    default: lines.push('if r4 < r3 goto out'); break; // wrong edge: the access below is unchecked
+  }
+  if (r.chance(0.3)) {
+    // A variable offset from a packet byte, re-checked (or not).
+    const mask = r.pick([3, 7, 15, 31]);
+    const recheck = r.chance(0.7);
+    const sz2 = r.pick(SIZES);
+    lines.push('r5 = *(u8 *)(r2 + 0)', `r5 &= ${mask}`, 'r2 += r5');
+    if (recheck) lines.push('r4 = r2', `r4 += ${sz2 + r.int(3) - 1 || 1}`, 'if r4 > r3 goto out');
+    lines.push(`r0 = *(${SZ[sz2]} *)(r2 + 0)`);
+  } else if (r.chance(0.2) && !tc) {
+    lines.push('r5 = 0', `*(${SZ[size]} *)(r2 + ${off}) = r5`);
+  } else {
+    lines.push(`r0 = *(${SZ[size]} *)(r2 + ${off})`);
+  }
+  lines.push('out:', 'r0 = 2', 'exit');
+  return { kind: `packet/${form}`, progType, unprivileged: false, maps: [], text: lines.join('\n') };
+}
+
+function mapAccess(r: Rng): GenProgram {
+  const array = r.chance(0.4);
+  const vs = r.pick([4, 8, 16, 24, 64]);
+  const maps: MapInfo[] = [{ type: array ? 2 : 1, keySize: 4, valueSize: vs, maxEntries: 8 }];
+  const unpriv = r.chance(0.2);
+  const progType = unpriv ? 1 : 6;
+  const lines: string[] = [];
+  const keyInit = !unpriv || r.chance(0.7);
+  if (keyInit) {
+    if (r.chance(0.5)) lines.push('*(u32 *)(r10 - 4) = 0');
+    else lines.push(`r6 = ${r.int(8)}`, '*(u32 *)(r10 - 4) = r6');
+  }
+  lines.push('r2 = r10', 'r2 += -4', 'ld_pseudo r1, 1, 0', 'call bpf_map_lookup_elem');
+  const nullCheck = r.chance(0.75);
+  if (nullCheck) lines.push('if r0 == 0 goto out');
+  const size = r.pick(SIZES);
+  const variable = r.chance(0.5);
+  if (variable) {
+    // An index read from the value, bounded (maybe wrongly), added to the pointer.
+    const limit = vs - size + r.int(3) - 1;
+    const op = r.pick(['>', '>=', 's>', 'w>']);
+    lines.push('r1 = *(u32 *)(r0 + 0)');
+    if (r.chance(0.85)) {
+      if (op === 'w>') lines.push(`if w1 > ${limit} goto out`);
+      else lines.push(`if r1 ${op} ${limit} goto out`);
+    }
+    lines.push('r0 += r1', `r1 = *(${SZ[size]} *)(r0 + 0)`);
+  } else {
+    const off = r.chance(0.8) ? r.int(Math.max(1, vs - size + 1)) : vs - size + 1 + r.int(2);
+    lines.push(`r1 = *(${SZ[size]} *)(r0 + ${off})`);
+  }
+  lines.push('out:', 'r0 = 0', 'exit');
+  return { kind: `map/${array ? 'array' : 'hash'}${nullCheck ? '' : '/nonull'}${variable ? '/var' : ''}`, progType, unprivileged: unpriv, maps, text: lines.join('\n') };
+}
+
+function loop(r: Rng): GenProgram {
+  const n = r.int(20) + 1;
+  const slots = r.pick([4, 8, 16]);
+  const lines = ['r9 = r1', 'r0 = 0', 'r1 = 0'];
+  for (let i = 0; i < slots; i++) lines.push(`*(u64 *)(r10 - ${8 * (i + 1)}) = r0`);
+  const bounded = r.chance(0.8);
+  const within = n <= slots || r.chance(0.3);
+  lines.push('l:');
+  // r2 = r10 - 8 * (slots) + 8 * i : walk the array upwards.
+  lines.push('r2 = r1', 'r2 <<= 3', 'r3 = r10', `r3 += -${8 * slots}`, 'r3 += r2', 'r4 = *(u64 *)(r3 + 0)', 'r0 += r4', 'r1 += 1');
+  if (bounded) lines.push(`if r1 < ${within ? Math.min(n, slots) : n} goto l`);
+  else lines.push('r5 = *(u32 *)(r9 + 12)', 'if r5 != 0 goto l');
+  lines.push('exit');
+  return { kind: `loop/${bounded ? 'bounded' : 'unbounded'}${within ? '' : '/oob'}`, progType: 6, unprivileged: false, maps: [], text: lines.join('\n') };
+}
+
+function stackRead(r: Rng): GenProgram {
+  const unpriv = r.chance(0.6);
+  const lines: string[] = [];
+  const init = r.chance(0.5);
+  const size = r.pick(SIZES);
+  const off = -8 * (r.int(4) + 1);
+  if (init) lines.push(r.chance(0.5) ? `*(u64 *)(r10 ${off}) = 0` : `r1 = 7\n*(u${size * 8} *)(r10 ${off}) = r1`);
+  const rd = r.chance(0.8) ? off : off - 8;
+  lines.push(`r0 = *(${SZ[size]} *)(r10 ${rd})`, 'r0 = 0', 'exit');
+  return { kind: `stack/${init ? 'init' : 'uninit'}${unpriv ? '/unpriv' : ''}`, progType: 1, unprivileged: unpriv, maps: [], text: lines.join('\n') };
+}
+
+function aluIndex(r: Rng): GenProgram {
+  // A chain of ALU operations on an unknown byte, then the result as an index into a map value.
+  const vs = 64;
+  const maps: MapInfo[] = [{ type: 1, keySize: 4, valueSize: vs, maxEntries: 4 }];
+  const lines = ['r6 = *(u32 *)(r1 + 12)', '*(u32 *)(r10 - 4) = 0', 'r2 = r10', 'r2 += -4', 'ld_pseudo r1, 1, 0', 'call bpf_map_lookup_elem',
+    'if r0 == 0 goto out', 'r1 = r6'];
+  const ops = r.int(4) + 1;
+  for (let i = 0; i < ops; i++) {
+    const w = r.chance(0.2) ? 'w1' : 'r1';
+    switch (r.int(9)) {
+      case 0: lines.push(`${w} &= ${r.pick([7, 15, 31, 63, 127, 255])}`); break;
+      case 1: lines.push(`${w} >>= ${r.int(8) + 1}`); break;
+      case 2: lines.push(`${w} <<= ${r.int(3)}`); break;
+      case 3: lines.push(`${w} += ${r.int(16)}`); break;
+      case 4: lines.push(`${w} -= ${r.int(4)}`); break;
+      case 5: lines.push(`${w} *= ${r.int(4)}`); break;
+      case 6: lines.push(`${w} |= ${r.int(8)}`); break;
+      case 7: lines.push(`${w} ^= ${r.int(8)}`); break;
+      default: lines.push(`${w} %= ${r.int(60) + 1}`); break;
+    }
+  }
+  if (r.chance(0.5)) lines.push(`if r1 > ${vs - 8 + r.int(3) - 1} goto out`);
+  lines.push('r0 += r1', 'r0 = *(u8 *)(r0 + 0)', 'out:', 'r0 = 0', 'exit');
+  return { kind: 'alu-index', progType: 6, unprivileged: false, maps, text: lines.join('\n') };
+}
+
+/** `n` programs for a seed, cycling through the kinds. */
+export function generate(seed: number, n: number): GenProgram[] {
+  const r = new Rng(seed);
+  const kinds = [packet, mapAccess, loop, stackRead, aluIndex];
+  const out: GenProgram[] = [];
+  for (let i = 0; i < n; i++) out.push(kinds[i % kinds.length]!(r));
+  return out;
+}

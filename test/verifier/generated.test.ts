@@ -1,0 +1,65 @@
+// Generated programs (test/verifier/gen.ts): the verdicts against the Linux
+// kernel, and a soundness check: every program the verifier accepts runs in
+// checked mode on random inputs without a single run-time fault (a fault in
+// an accepted program would be a verifier bug).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assemble } from '../../src/isa/asm.js';
+import { encode } from '../../src/isa/instruction.js';
+import { verify } from '../../src/verifier/verifier.js';
+import { kernelAvailable, kernelLoad } from '../../src/cli/kernel-oracle.js';
+import { Runtime } from '../../src/runtime/runtime.js';
+import { createMap } from '../../src/runtime/maps/create.js';
+import { generate, Rng } from './gen.js';
+
+const SEED = 20261122;
+const progs = generate(SEED, 250).map((g) => ({ ...g, insns: assemble(g.text) }));
+const verdicts = progs.map((g) => verify(g.insns, { progType: g.progType, maps: g.maps, unprivileged: g.unprivileged }));
+
+test('generated programs: both verdicts occur for every kind', () => {
+  const seen = new Map<string, Set<boolean>>();
+  progs.forEach((g, i) => {
+    const k = g.kind.split('/')[0]!;
+    if (!seen.has(k)) seen.set(k, new Set());
+    seen.get(k)!.add(verdicts[i]!.ok);
+  });
+  for (const [k, s] of seen) assert.equal(s.size, 2, `${k}: only ${[...s]}`);
+});
+
+const avail = kernelAvailable();
+test('generated programs: the verdicts agree with the Linux kernel', { skip: avail.ok ? false : `kernel oracle unavailable: ${avail.ok ? '' : avail.reason}` }, () => {
+  const wrong: string[] = [];
+  progs.forEach((g, i) => {
+    const k = kernelLoad({ insns: encode(g.insns), progType: g.progType, maps: g.maps, unprivileged: g.unprivileged, logLevel: 0 });
+    if (k.loaded !== verdicts[i]!.ok) {
+      wrong.push(`${g.kind}: tsbpf ${verdicts[i]!.ok ? 'accept' : 'reject'}, kernel ${k.loaded ? 'accept' : 'reject'}\n${g.text}`);
+    }
+  });
+  assert.deepEqual(wrong, []);
+});
+
+test('generated programs: accepted programs never fault in checked mode', () => {
+  const rng = new Rng(SEED + 1);
+  let runs = 0;
+  progs.forEach((g, i) => {
+    if (!verdicts[i]!.ok) return;
+    const rt = new Runtime();
+    const maps = g.maps.map((m, j) => createMap(rt.memory, { name: `m${j}`, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries }));
+    const exec = g.insns.map((x) => (x.op.kind === 'ld_imm64' && x.src === 1 ? { ...x, imm: maps[x.imm]!.handle } : x));
+    const prog = rt.loadProgram(exec, { type: g.progType });
+    for (let n = 0; n < 8; n++) {
+      for (const m of maps) {
+        if (m.type !== 1 || n % 2) continue;
+        m.update(new Uint8Array(4), new Uint8Array(m.valueSize).map(() => rng.int(256)), 0);
+      }
+      const data = new Uint8Array(14 + rng.int(80)).map(() => rng.int(256));
+      try {
+        prog.run({ data, checked: true });
+        runs++;
+      } catch (e) {
+        assert.notEqual((e as Error).name, 'RuntimeFault', `${g.kind}: ${(e as Error).message}\n${g.text}`);
+      }
+    }
+  });
+  assert.ok(runs > 500, `${runs} runs`);
+});
