@@ -348,14 +348,20 @@ function btfFields(hook: string, ctx: HookBtfContext): HookFieldSpec[] {
 
 /** The verifier's view of a laid-out context. */
 export function contextDescription(name: string, fields: readonly HookField[], size: number,
-  helpers: readonly number[], range?: readonly [bigint, bigint]): ContextDescription {
+  helpers: readonly number[], range?: readonly [bigint, bigint], helperProtos: readonly HelperProto[] = []): ContextDescription {
   const vf: VerifierCtxField[] = fields.map((f) => {
     if (f.type === 'pointer') return { name: f.name, offset: f.offset, size: 4, read: f.read, kind: 'pkt' };
     if (f.endOf !== undefined) return { name: f.name, offset: f.offset, size: 4, read: f.read, kind: 'pkt_end' };
     const bytes = bytesLen(f.type) !== undefined;
-    return { name: f.name, offset: f.offset, size: f.size, read: f.read, write: f.write, narrow: true, ...(bytes ? { wide: true } : {}) };
+    return {
+      name: f.name, offset: f.offset, size: f.size, read: f.read, write: f.write, narrow: true,
+      ...(bytes ? { wide: true, ...(f.write ? { narrowWrite: true } : {}) } : {}),
+    };
   });
-  return { name, size, fields: vf, helpers, progType: 0, ...(range ? { returnRange: range } : {}) };
+  return {
+    name, size, fields: vf, helpers, progType: 0, ...(range ? { returnRange: range } : {}),
+    ...(helperProtos.length ? { helperProtos } : {}),
+  };
 }
 
 // ---- the hook ---------------------------------------------------------------------
@@ -505,7 +511,7 @@ class HookImpl implements Hook {
     }
     this.hostProtos = this.hostHelpers.filter((h) => h.proto).map((h) => ({ ...h.proto!, id: h.id, name: h.name }));
     this.helperIds = [...seen].sort((a, b) => a - b);
-    this.context = contextDescription(this.name, fields, size, this.helperIds, this.range);
+    this.context = contextDescription(this.name, fields, size, this.helperIds, this.range, this.hostProtos);
     for (const f of fields) this.setters.set(f.name, this.makeSetter(f));
     if (spec.runtime) {
       if (spec.memory && spec.memory !== spec.runtime.memory) throw new HookError('HOOK_SCHEMA', 'memory and runtime disagree', this.name);
@@ -702,8 +708,8 @@ class HookImpl implements Hook {
     // Helper calls: only what the hook allows, and only what exists.
     const allowed = new Set(this.helperIds);
     const unknownToVerifier: string[] = [];
-    // The verifier does not take host helper prototypes yet: a program calling a host helper runs checked.
-    const hostNoProto = new Set(this.hostHelpers.map((h) => h.id));
+    // A host helper without a prototype cannot be verified: programs calling it run checked.
+    const hostNoProto = new Set(this.hostHelpers.filter((h) => !h.proto).map((h) => h.id));
     let slot = 0;
     for (const x of program.insns) {
       if (x.op.kind === 'call') {
@@ -726,7 +732,7 @@ class HookImpl implements Hook {
     } else if (!program.verify) {
       unverifiedReason = 'the program brings no verifier entry';
     } else if (unknownToVerifier.length) {
-      unverifiedReason = `calls host helper(s) the verifier cannot check yet: ${unknownToVerifier.join(', ')}`;
+      unverifiedReason = `calls host helper(s) without a prototype: ${unknownToVerifier.join(', ')}`;
     } else {
       try {
         program.verify(this.context, this.hostProtos);

@@ -361,3 +361,51 @@ test('a Runtime program with a map and a bpf_loop callback, verified against a B
     assert.throws(() => strict.attach(obj.program('loop_sum')!), isHookError('HOOK_HELPER', /loop \(181\) is not allowed/));
   }
 });
+
+test('host helpers with a prototype are verified like the kernel\'s; writable bytes fields take narrow writes', () => {
+  const logged: string[] = [];
+  const hook = defineHook({
+    name: 'proto', returns: { default: 0, range: [0, 1] },
+    ctx: { fields: [{ name: 'tag', type: 'bytes[8]', write: true }, { name: 'body', type: 'pointer', buffer: 64 }] },
+    helpers: {
+      standard: [],
+      host: [{
+        id: 10_001, name: 'host_log', proto: { args: ['mem', 'size'], ret: 'integer' },
+        impl: (p, n, _3, _4, _5, ctx) => {
+          const at = ctx.checkAccess(p, Number(n), false);
+          logged.push(new TextDecoder().decode(ctx.memory.u8.subarray(at, at + Number(n))));
+          return 0;
+        },
+      }],
+    },
+  });
+  // Log the first 4 body bytes when there are 4, and tag the context "ok".
+  const good = hook.attach(assemble(`
+    r6 = r1
+    r2 = *(u32 *)(r6 + 8)
+    r3 = *(u32 *)(r6 + 12)
+    r4 = r2
+    r4 += 4
+    if r4 > r3 goto out
+    r1 = r2
+    r2 = 4
+    call 10001
+  out:
+    r1 = 0x6b6f
+    *(u16 *)(r6 + 0) = r1
+    r0 = 1
+    exit`));
+  assert.equal(good.info.verified, true, good.info.unverifiedReason);
+  assert.equal(hook.run({ body: 'GET /x' }), 1n);
+  assert.deepEqual(logged, ['GET ']);
+  assert.deepEqual(hook.get('tag'), new Uint8Array([0x6f, 0x6b, 0, 0, 0, 0, 0, 0]));
+  // The same call without the bounds check: the verifier refuses it at attach.
+  assert.throws(() => hook.attach(assemble(`
+    r2 = *(u32 *)(r1 + 8)
+    r1 = r2
+    r2 = 4
+    call 10001
+    r0 = 0
+    exit`)), isHookError('HOOK_VERIFIER'));
+  assert.equal(hook.links.length, 1);
+});
