@@ -283,7 +283,7 @@ async function runCommand(args: readonly string[], io: Io, env: RunEnvIo): Promi
   let verifyNote = prog.verified ? 'verified at load' : '';
   if (checked) {
     try {
-      verifyProgram(prog);
+      verifyProgram(prog, { mapSpecs: spec.maps });
       checked = false;
       verifyNote = 'verified';
     } catch (e) {

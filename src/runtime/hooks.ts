@@ -44,7 +44,8 @@ import type { Btf } from '../elf/btf.js';
 import { HookError, isTsbpfError } from '../errors.js';
 import { helperId, helperName } from '../isa/helper-names.js';
 import type { Instruction } from '../isa/instruction.js';
-import { type ContextDescription, type CtxField as VerifierCtxField, type HelperProto, verify } from '../verifier/index.js';
+import type { MapSpec } from '../elf/maps.js';
+import { type ContextDescription, type CtxField as VerifierCtxField, type HelperProto, type MapInfo, verify } from '../verifier/index.js';
 import { BASE_HELPERS, type HelperImpl, HelperRegistry, type HelperSpec } from './helpers.js';
 import { CODE_ADDR_TAG, DEFAULT_BUDGET, type PreparedProgram, type RunEnv, STACK_AREA, execute, prepare } from './interpreter.js';
 import { JitProgram } from './jit/index.js';
@@ -935,7 +936,7 @@ export class HookRunHost {
  * Run the verifier on a Runtime program: as its own program type, or
  * against a host-defined context. Throws the VerifierError when refused.
  */
-export function verifyProgram(p: Program, opts: { ctx?: ContextDescription } = {}): void {
+export function verifyProgram(p: Program, opts: { ctx?: ContextDescription; mapSpecs?: readonly MapSpec[] } = {}): void {
   const memory = p.runtime.memory;
   // The verifier wants LD_IMM64 src=1/2 with imm = an index into `maps`.
   const maps: BpfMap[] = [];
@@ -956,7 +957,15 @@ export function verifyProgram(p: Program, opts: { ctx?: ContextDescription } = {
   const r = verify(insns, {
     progType: opts.ctx ? 0 : p.progType,
     ...(opts.ctx ? { ctx: opts.ctx } : {}),
-    maps: maps.map((m) => ({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, name: m.name })),
+    maps: maps.map((m) => {
+      // Map-in-map templates come from the object's map specs, when given.
+      const spec = opts.mapSpecs?.find((s) => s.name === m.name);
+      const info = (x: { type: number; keySize: number; valueSize: number; maxEntries: number; flags?: number; name: string; innerMap?: MapSpec }): MapInfo => ({
+        type: x.type, keySize: x.keySize, valueSize: x.valueSize, maxEntries: x.maxEntries, flags: x.flags ?? 0, name: x.name,
+        ...(x.innerMap ? { inner: info(x.innerMap) } : {}),
+      });
+      return info({ ...m, ...(spec?.innerMap ? { innerMap: spec.innerMap } : {}) });
+    }),
     funcs: p.funcs.map((f) => ({ insn: f.slot, name: f.name })),
     lineInfo: p.lineInfo.map((l) => ({ insn: l.slot, file: l.file, line: l.line, column: l.column, text: l.source })),
   });
