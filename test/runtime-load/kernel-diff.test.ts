@@ -91,6 +91,7 @@ export const CASES: readonly Case[] = [
       ...all('xdp_sum', EVERY),
       ...all('xdp_parse_num', ['udp_num', 'udp_hex', 'udp_neg', 'udp_nonum', 'eth_only', 'udp_dns']),
       ...all('xdp_fmt', ['udp_dns', 'eth_only']),
+      ...all('xdp_each', ['udp_dns', 'eth_only', 'tcp_syn', 'udp_dns', 'icmp', 'arp']),
     ],
   },
   {
