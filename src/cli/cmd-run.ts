@@ -282,14 +282,20 @@ async function runCommand(args: readonly string[], io: Io, env: RunEnvIo): Promi
   let checked = !prog.verified;
   let verifyNote = prog.verified ? 'verified at load' : '';
   if (checked) {
+    // A tail call runs another program of the object with the same checks: all must verify.
+    const tailCalls = prog.insns.some((x) => x.op.kind === 'call' && x.src === 0 && x.imm === 12);
+    let current = prog;
     try {
-      verifyProgram(prog, { mapSpecs: spec.maps });
+      for (const p of tailCalls ? [prog, ...obj.programs.filter((x) => x !== prog)] : [prog]) {
+        current = p;
+        verifyProgram(p, { mapSpecs: spec.maps });
+      }
       checked = false;
-      verifyNote = 'verified';
+      verifyNote = tailCalls ? 'verified, with every tail-call target' : 'verified';
     } catch (e) {
       const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
-      verifyNote = `not verified (${msg}): every access checked`;
-      io.stderr(`tsbpf: warning: ${file}: ${prog.name}: the verifier refuses it: ${msg}; replaying in checked mode\n`);
+      verifyNote = `not verified (${current.name}: ${msg}): every access checked`;
+      io.stderr(`tsbpf: warning: ${file}: ${current.name}: the verifier refuses it: ${msg}; replaying in checked mode\n`);
     }
   }
   const runner = packetRunner(prog, { engine, checked });
