@@ -170,3 +170,27 @@ test('test-run --verify: a refusal names the C line and the fix; checked runs ca
   assert.equal(ok.code, 0, ok.err);
   assert.equal(JSON.parse(ok.out).retval, 2);
 });
+
+test('every example object: prog list, disasm (with source lines when built with -g) and test-run work', async () => {
+  const { readdirSync } = await import('node:fs');
+  const objs = readdirSync(fx('examples')).filter((f) => f.endsWith('.o')).sort();
+  assert.ok(objs.length >= 8);
+  let ran = 0;
+  for (const o of objs) {
+    const file = fx(`examples/${o}`);
+    const l = await tsbpf('prog', 'list', file, '--json');
+    assert.equal(l.code, 0, `${o}: ${l.err}`);
+    const progs = JSON.parse(l.out) as { name: string; type: string }[];
+    const d = await tsbpf('disasm', file);
+    assert.equal(d.code, 0, `${o}: ${d.err}`);
+    if (o !== 'socket_filter.o') assert.match(d.out, /^; .*\[\w+\.c:\d+\]$/m, `${o}: source lines`);
+    for (const p of progs) {
+      const input = p.type === 'raw_tracepoint' ? ['--ctx', '00'.repeat(16)] : ['--data', hex(PACKETS['udp_dns']!)];
+      const r = await tsbpf('test-run', file, '--program', p.name, ...input, '--json');
+      assert.equal(r.code, 0, `${o} ${p.name}: ${r.err}`);
+      assert.equal(typeof JSON.parse(r.out).retval, 'number');
+      ran++;
+    }
+  }
+  assert.ok(ran >= 12, `${ran} programs run`);
+});
