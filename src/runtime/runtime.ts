@@ -41,7 +41,7 @@ import { BASE_HELPERS, type HelperContext, HelperRegistry, type HelperSpec } fro
 import { MISC_HELPERS, MISC_HELPER_FAMILIES } from './helpers-misc.js';
 import { NET_HELPERS, NET_HELPER_FAMILIES } from './helpers-net.js';
 import { type PreparedProgram, type RunEnv, type RunResult, CODE_ADDR_TAG, STACK_AREA, execute, prepare } from './interpreter.js';
-import { type JitProgram, jitCompile } from './jit/index.js';
+import { type JitProgram, type JitProgramOptions, jitCompile } from './jit/index.js';
 import { type BpfMap, type BpfMapOfMaps, type BpfProgArray, DESC, MAP_HELPERS, type MapHelperHost, createMap, mapFromHandle } from './maps/index.js';
 import { LinearMemory } from './memory.js';
 import { GUARD } from './progtypes/common.js';
@@ -165,7 +165,11 @@ export class Program {
     readonly helpers: HelperRegistry,
     loaded: readonly Instruction[],
     exec: readonly Instruction[],
-    meta: { funcs?: readonly FuncInfo[]; lineInfo?: readonly LineInfo[]; mapRefs?: readonly MapRef[]; spec?: ProgramSpec; verified?: boolean },
+    meta: {
+      funcs?: readonly FuncInfo[]; lineInfo?: readonly LineInfo[]; mapRefs?: readonly MapRef[]; spec?: ProgramSpec; verified?: boolean;
+      /** The verifier's stack depth of each subprogram (in start order): the JIT zeroes only that much of a frame. */
+      stackDepth?: readonly number[];
+    },
   ) {
     this.insns = loaded;
     this.funcs = meta.funcs ?? [];
@@ -177,7 +181,11 @@ export class Program {
     const needsPrologue = exec.some((x) => x.op.kind === 'ld_imm64' && x.src === BPF_PSEUDO_FUNC);
     this.prologue = needsPrologue ? PROLOGUE_SLOTS : 0;
     this.exec = needsPrologue ? [...PROLOGUE, ...exec] : exec;
+    const depths = meta.stackDepth && this.verified ? frameDepths(exec, meta.stackDepth, this.prologue) : undefined;
+    this.jitOpts = depths ? { stackDepth: depths } : {};
   }
+
+  private readonly jitOpts: JitProgramOptions;
 
   readonly spec: ProgramSpec | undefined;
 
@@ -204,14 +212,14 @@ export class Program {
 
   /** Prepare the engine now (it is otherwise done on first use): decode for the interpreter, compile for the JIT. */
   compile(engine: Engine = 'jit', checked = !this.verified): void {
-    if (engine === 'jit') (this.jit ??= jitCompile(this.exec)).compile({ checked });
+    if (engine === 'jit') (this.jit ??= jitCompile(this.exec, this.jitOpts)).compile({ checked });
     else this.prepared ??= prepare(this.exec);
   }
 
   /** @internal Run the engine once; faults are reported at the program's own slots. */
   engineRun(engine: Engine, env: RunEnv): RunResult {
     try {
-      if (engine === 'jit') return (this.jit ??= jitCompile(this.exec)).run(env);
+      if (engine === 'jit') return (this.jit ??= jitCompile(this.exec, this.jitOpts)).run(env);
       return execute((this.prepared ??= prepare(this.exec)), env);
     } catch (e) {
       if (this.prologue > 0 && isTsbpfError(e) && e.name === 'RuntimeFault') {
@@ -259,6 +267,7 @@ function hostEnv(h: Partial<HostEnv> = {}): HostEnv {
     bootOffsetNs: h.bootOffsetNs ?? 0n,
     hz: h.hz ?? 250,
     random: h.random ?? (() => (Math.random() * 4294967296) >>> 0),
+    interfaces: h.interfaces ?? [1],
   };
 }
 
@@ -418,15 +427,16 @@ export class Runtime {
       for (const { p, t, reg } of plans) {
         const { loaded, exec } = resolveMaps(p, byName, this.memory);
         let verified = false;
+        let stackDepth: readonly number[] | undefined;
         if (opts.verify === true) {
-          verifyProgram(p, t, spec.maps);
+          stackDepth = verifyProgram(p, t, spec.maps);
           verified = true;
         } else if (opts.verify) {
           opts.verify({ name: p.name, type: t.id, insns: loaded, spec: p, maps: byName });
           verified = true;
         }
         programs.push(new Program(this, p.name, p.section, t, reg, loaded, exec, {
-          funcs: p.funcs, lineInfo: p.lineInfo, mapRefs: p.mapRefs, spec: p, verified,
+          funcs: p.funcs, lineInfo: p.lineInfo, mapRefs: p.mapRefs, spec: p, verified, ...(stackDepth ? { stackDepth } : {}),
         }));
       }
       applySlots(spec.maps, byName, programs);
@@ -593,8 +603,27 @@ function checkCalls(name: string, insns: readonly Instruction[], reg: HelperRegi
   });
 }
 
-/** Run the verifier on a program of a spec; throws its VerifierError. */
-function verifyProgram(p: ProgramSpec, t: ProgType, maps: readonly MapSpec[]): void {
+/**
+ * The verifier's per-subprogram stack depths keyed by entry slot of the
+ * executable instructions (after a `prologue` of that many slots), for the
+ * JIT. Subprograms are numbered as the verifier does: by start slot, slot 0
+ * (the main program) first; undefined when the counts disagree.
+ */
+function frameDepths(insns: readonly Instruction[], depths: readonly number[], prologue: number): Map<number, number> | undefined {
+  const idx = slotIndices(insns);
+  const starts = new Set<number>([0]);
+  insns.forEach((x, i) => {
+    if (x.op.kind === 'call_local' || (x.op.kind === 'ld_imm64' && x.src === BPF_PSEUDO_FUNC)) starts.add(idx[i]! + 1 + x.imm);
+  });
+  const sorted = [...starts].sort((a, b) => a - b);
+  if (sorted.length !== depths.length) return undefined;
+  const m = new Map<number, number>(sorted.map((s, k) => [s + prologue, depths[k]!]));
+  if (prologue > 0) m.set(0, depths[0]!); // the callback prologue's function runs the main program
+  return m;
+}
+
+/** Run the verifier on a program of a spec; throws its VerifierError. Returns the stack depth of each subprogram. */
+function verifyProgram(p: ProgramSpec, t: ProgType, maps: readonly MapSpec[]): readonly number[] {
   const idx = slotIndices(p.insns);
   const bySlot = new Map<number, MapRef>(p.mapRefs.map((r) => [r.slot, r]));
   const info = (m: MapSpec): MapInfo => ({
@@ -617,6 +646,7 @@ function verifyProgram(p: ProgramSpec, t: ProgType, maps: readonly MapSpec[]): v
     if (res.error) throw res.error;
     throw new LoadError('LOAD_VERIFY', `the verifier refused the program:\n${res.log}`, p.name);
   }
+  return res.stats.stackDepth;
 }
 
 /** Loaded (display) and executable instructions with map references resolved. */

@@ -62,6 +62,11 @@ export const CASES: readonly Case[] = [
       { prog: 'xdp_meta', packet: 'icmp', ctx: xdpCtx(8, PACKETS['icmp']!.length) },
       { prog: 'xdp_vlan_push', packet: 'udp_dns', ctx: xdpCtx(4, PACKETS['udp_dns']!.length) },
       { prog: 'xdp_vlan_push', packet: 'udp_echo', repeat: 5 },
+      // ctx_in data_end sets the linear part; the rest of data_in becomes a fragment
+      { prog: 'xdp_trim', packet: 'udp_big', ctx: xdpCtx(0, 64) },
+      { prog: 'xdp_trim', packet: 'udp_dns', ctx: xdpCtx(0, 0) },
+      { prog: 'xdp_trim', packet: 'udp_dns', ctx: xdpCtx(4, 16) },
+      { prog: 'xdp_trim', packet: 'udp_dns', ctx: xdpCtx(0, 1000) },
     ],
   },
   {
@@ -110,7 +115,13 @@ export const CASES: readonly Case[] = [
   {
     obj: 'test/fixtures/progs/xdp_limits.o',
     runs: ['x_len', 'x_meta_len', 'x_ifindex', 'x_head_max', 'x_head_min', 'x_tail_max', 'x_tail_min', 'x_meta_max', 'x_errors', 'x_meta_move', 'x_buff_len']
-      .flatMap((p) => all(p, ['udp_dns', 'eth_only', 'udp_big', 'jumbo', 'huge'])),
+      .flatMap((p) => [
+        ...all(p, ['udp_dns', 'eth_only', 'udp_big', 'jumbo', 'huge']),
+        { prog: p, packet: 'udp_dns', ctx: xdpCtx(0, 16) },
+        { prog: p, packet: 'udp_dns', ctx: xdpCtx(8, 13) },
+        { prog: p, packet: 'jumbo', ctx: xdpCtx(0, 3520) },
+        { prog: p, packet: 'udp_dns', ctx: cat(u32(0), u32(68), u32(0), u32(0), u32(0), u32(0)) }, // ingress_ifindex 0: lo
+      ]),
   },
   { obj: 'test/fixtures/progs/skb_helpers.o', runs: all('tc_pad', ['skb_max', 'skb_over']) },
   {

@@ -47,6 +47,8 @@ export interface HostEnv {
   hz: number;
   /** Random source for bpf_get_prandom_u32. */
   random: () => number;
+  /** Interface indexes that exist (ctx_in ingress_ifindex may name them); lo = 1 always does. */
+  interfaces: number[];
 }
 
 export interface TaskInfo {

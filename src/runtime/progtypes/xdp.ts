@@ -10,9 +10,12 @@
 //   frame, the rest in 4096-byte fragments the program reaches only through
 //   bpf_xdp_load_bytes / store_bytes / adjust_tail / get_buff_len;
 // - ctx_in.data is the metadata length (the first bytes of data_in are
-//   metadata), data_meta must be 0, rx_queue_index 0, egress_ifindex 0;
+//   metadata; data stays at 256, the headroom shrinks), ctx_in.data_end the length of the linear part (the rest of
+//   data_in goes to fragments), data_meta must be 0, rx_queue_index 0,
+//   egress_ifindex 0, ingress_ifindex 0 (= lo) or a host interface;
 // - data_out is [data_meta, data_end) plus the fragments; ctx_out has data
-//   and data_end as offsets from data_meta, data_meta = 0;
+//   and data_end as offsets from data_meta, data_meta = 0, the other
+//   fields as ctx_in gave them;
 // - the xdp_md fields data, data_end, data_meta hold real addresses (the
 //   memory is below 4 GiB), so the program's 32-bit loads need no rewriting.
 
@@ -62,30 +65,44 @@ export class XdpSession implements Session {
   private readonly region: MovableRegion;
   private readonly ctxIn: Uint8Array;
 
-  constructor(private readonly memory: LinearMemory, input: TestRunInput) {
+  constructor(private readonly memory: LinearMemory, input: TestRunInput, interfaces: readonly number[] = [1]) {
     const data = input.data ?? new Uint8Array(0);
     if (data.length < ETH_HLEN) {
       throw new TestRunError('TESTRUN_DATA', `xdp: data_in of ${data.length} bytes is shorter than an Ethernet header (${ETH_HLEN}); the kernel refuses it with EINVAL`, 22);
     }
-    const linear = Math.min(data.length, XDP_MAX_LINEAR);
-    const rest = data.length - linear;
-    if (rest > XDP_MAX_FRAGS * XDP_FRAME) {
-      throw new TestRunError('TESTRUN_DATA', `xdp: data_in of ${data.length} bytes exceeds ${XDP_MAX_LINEAR} + ${XDP_MAX_FRAGS} fragments of ${XDP_FRAME}`, 7);
-    }
     const ctx = ctxBytes(input.ctx, XDP_MD_SIZE, 'xdp');
-    this.ctxIn = ctx;
+    this.ctxIn = ctx.slice();
+    if (!input.ctx) setU32(this.ctxIn, 12, 1); // ctx_out then shows the device the program saw
     const metaLen = input.ctx ? u32(ctx, 0) : 0;
+    let ifindex = 1;
+    // Without ctx_in the linear part is as long as it can be; ctx_in's data_end sets it.
+    let linear = Math.min(data.length, XDP_MAX_LINEAR);
     if (input.ctx) {
+      const end = u32(ctx, 4);
       if (u32(ctx, 8) !== 0) throw new TestRunError('TESTRUN_CTX', 'xdp: ctx_in data_meta must be 0 (the metadata length goes in data)', 22);
-      if (metaLen > linear || metaLen > 255 || (metaLen & 3) !== 0) {
-        throw new TestRunError('TESTRUN_CTX', `xdp: ctx_in data (metadata length) ${metaLen} must be a multiple of 4, at most 255 and within the packet`, 22);
+      if (end > data.length || end > XDP_MAX_LINEAR) {
+        throw new TestRunError('TESTRUN_CTX', `xdp: ctx_in data_end ${end} (the linear part) exceeds the packet (${data.length} bytes) or ${XDP_MAX_LINEAR}`, 22);
       }
+      if (metaLen > end || metaLen > 255 || (metaLen & 3) !== 0) {
+        throw new TestRunError('TESTRUN_CTX', `xdp: ctx_in data (metadata length) ${metaLen} must be a multiple of 4, at most 255 and within data_end`, 22);
+      }
+      linear = end;
       if (u32(ctx, 16) !== 0) throw new TestRunError('TESTRUN_CTX', 'xdp: ctx_in rx_queue_index must be 0 (the test device has one queue)', 22);
       if (u32(ctx, 20) !== 0) throw new TestRunError('TESTRUN_CTX', 'xdp: ctx_in egress_ifindex must be 0', 22);
+      const given = u32(ctx, 12);
+      if (given !== 0) {
+        if (!interfaces.includes(given)) throw new TestRunError('TESTRUN_CTX', `xdp: ctx_in ingress_ifindex ${given}: no such device (the host's interfaces: ${interfaces.join(', ')})`, 19);
+        ifindex = given;
+      }
+    }
+    const rest = data.length - linear;
+    if (rest > XDP_MAX_FRAGS * XDP_FRAME) {
+      throw new TestRunError('TESTRUN_DATA', `xdp: data_in of ${data.length} bytes exceeds ${linear} + ${XDP_MAX_FRAGS} fragments of ${XDP_FRAME}`, 7);
     }
     this.frame = memory.alloc(XDP_FRAME + GUARD, 64);
     this.ctxAddr = memory.alloc(XDP_MD_SIZE + GUARD, 8);
-    const start = this.frame + XDP_PACKET_HEADROOM;
+    // The headroom shrinks by the metadata: data itself starts at 256.
+    const start = this.frame + XDP_PACKET_HEADROOM - metaLen;
     memory.write(start, data.subarray(0, linear));
     this.frags = [];
     for (let off = linear; off < data.length; off += XDP_FRAME) this.frags.push(data.slice(off, Math.min(data.length, off + XDP_FRAME)));
@@ -95,8 +112,7 @@ export class XdpSession implements Session {
     this.region = new MovableRegion(memory, 'packet', true);
     memory.addRegion(this.ctxAddr, XDP_MD_SIZE, 'ctx', false);
     const md = new Uint8Array(XDP_MD_SIZE);
-    setU32(md, 12, input.ctx ? u32(ctx, 12) : 1);
-    setU32(md, 16, u32(ctx, 16));
+    setU32(md, 12, ifindex);
     memory.write(this.ctxAddr, md);
     this.sync();
     this.args = [this.ctxAddr];
@@ -242,7 +258,6 @@ export class XdpSession implements Session {
     setU32(ctx, 0, this.data - this.dataMeta);
     setU32(ctx, 4, this.dataEnd - this.dataMeta);
     setU32(ctx, 8, 0);
-    setU32(ctx, 12, this.memory.readU32(this.ctxAddr + 12));
     return { data, ctx };
   }
 
@@ -296,6 +311,6 @@ export const XDP: ProgType = {
   fields: XDP_MD_FIELDS,
   helpers: XDP_HELPERS,
   open(env: SessionEnv, input: TestRunInput): Session {
-    return new XdpSession(env.memory, input);
+    return new XdpSession(env.memory, input, env.host.interfaces);
   },
 };
