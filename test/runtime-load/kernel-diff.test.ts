@@ -107,6 +107,8 @@ export const CASES: readonly Case[] = [
       ...all('tc_vlan', ['udp_dns', 'vlan_udp']),
       ...all('tc_fields', ['udp_dns', 'bcast_udp', 'host_udp', 'udp6', 'arp']),
       ...all('tc_fields', ['icmp'], { ctx: skbCtx(3, 4, 5) }),
+      ...all('tc_fields', ['udp_dns'], { ctx: cat(new Uint8Array(36), u32(77), u32(1), new Uint8Array(148)) }), // ingress_ifindex 77, ifindex 1
+      ...all('tc_fields', ['udp_dns'], { ctx: cat(new Uint8Array(40), u32(4242), new Uint8Array(148)) }), // no such device
       ...all('tc_relative', ['udp_dns', 'icmp', 'arp']),
       ...all('cg_fields', ['udp_dns', 'udp6', 'tcp_data', 'arp', 'udp_big']),
       ...all('cg_fields', ['icmp'], { ctx: skbCtx(1, 2, 3) }),
@@ -205,7 +207,7 @@ function runOurs(c: Case, engine: Engine, verified = false): { results: Ours[]; 
 let compared = 0;
 let refused = 0;
 let verifiedObjects = 0;
-const errnoText = (n: number): string => ({ 22: 'Invalid argument', 28: 'No space left on device', 7: 'Argument list too long', 95: 'Operation not supported' } as Record<number, string>)[n] ?? `errno ${n}`;
+const errnoText = (n: number): string => ({ 19: 'No such device', 22: 'Invalid argument', 28: 'No space left on device', 7: 'Argument list too long', 95: 'Operation not supported' } as Record<number, string>)[n] ?? `errno ${n}`;
 let programs = new Set<string>();
 
 for (const c of CASES) {

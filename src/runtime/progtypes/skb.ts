@@ -10,7 +10,8 @@
 //   others (socket filter, cgroup skb, lwt_in/out) at the network header,
 //   with len 14 bytes shorter, and their data_out has the 14 MAC bytes
 //   zeroed (the kernel memsets the header it pushes back);
-// - ctx_in may set mark, priority, ingress_ifindex, ifindex (1), cb[],
+// - ctx_in may set mark, priority, ingress_ifindex (any), ifindex (0 = lo,
+//   else a host interface, ENODEV otherwise), cb[],
 //   tstamp, wire_len (>= len; 0 means len), gso_segs, gso_size, hwtstamp;
 //   any other non-zero field is refused (EINVAL). ctx_out carries exactly
 //   those fields back;
@@ -113,7 +114,7 @@ export class SkbSession implements Session {
   private readonly region: MovableRegion;
   private readonly hadCtx: boolean;
 
-  constructor(private readonly memory: LinearMemory, input: TestRunInput, readonly l2: boolean, readonly typeName: string) {
+  constructor(private readonly memory: LinearMemory, input: TestRunInput, readonly l2: boolean, readonly typeName: string, interfaces: readonly number[] = [1]) {
     const data = input.data ?? new Uint8Array(0);
     if (data.length < ETH_HLEN) {
       throw new TestRunError('TESTRUN_DATA', `${typeName}: data_in of ${data.length} bytes is shorter than an Ethernet header (${ETH_HLEN}); the kernel refuses it with EINVAL`, 22);
@@ -138,7 +139,7 @@ export class SkbSession implements Session {
         }
       }
       const ifx = u32(ctx, SKB.ifindex);
-      if (ifx !== 0 && ifx !== 1) throw new TestRunError('TESTRUN_CTX', `${typeName}: ctx_in ifindex ${ifx}: only 1 (lo) exists`, 22);
+      if (ifx !== 0 && !interfaces.includes(ifx)) throw new TestRunError('TESTRUN_CTX', `${typeName}: ctx_in ifindex ${ifx}: no such device (the host's interfaces: ${interfaces.join(', ')})`, 19);
     }
     this.bufSize = SKB_HEADROOM + data.length + 320;
     this.buf = memory.alloc(this.bufSize + GUARD, 64);
@@ -635,7 +636,7 @@ function skbType(id: number, name: string, aliases: string[], l2: boolean, famil
     id, name, aliases, family, ctxSize: SK_BUFF_SIZE, fields: SK_BUFF_FIELDS,
     helpers: writeHelpers ? SKB_HELPERS : SKB_HELPERS.filter((h) => READ_ONLY_SKB.has(h.id)),
     open(env: SessionEnv, input: TestRunInput): Session {
-      return new SkbSession(env.memory, input, l2, name);
+      return new SkbSession(env.memory, input, l2, name, env.host.interfaces);
     },
   };
 }
