@@ -418,7 +418,9 @@ export class Runtime {
     const created: BpfMap[] = [];
     const byName = new Map<string, BpfMap>();
     try {
-      for (const ms of spec.maps) {
+      for (const spec0 of spec.maps) {
+        // As libbpf: a perf event array without max_entries gets one slot per CPU.
+        const ms = spec0.type === 4 && spec0.maxEntries === 0 ? { ...spec0, maxEntries: this.cpus } : spec0;
         const m = createMap(this.memory, ms, { cpus: this.cpus, ...(spec.btf ? { btf: spec.btf } : {}) });
         created.push(m);
         byName.set(ms.name, m);

@@ -29,7 +29,7 @@ import { MAX_CALL_FRAMES, STACK_SIZE } from '../../isa/opcodes.js';
 import { type HelperContext, HelperRegistry, defaultHelpers } from '../helpers.js';
 import { CODE_ADDR_TAG, DEFAULT_BUDGET, type RunEnv, type RunResult, STACK_AREA } from '../interpreter.js';
 import type { LinearMemory, Region } from '../memory.js';
-import { type CompiledCode, FaultKind, SCRATCH, compileProgram } from './compile.js';
+import { type CompiledCode, FaultKind, type JitCompileOptions, SCRATCH, compileProgram } from './compile.js';
 import { mapInfo } from './maplookup.js';
 
 const TWO32 = 4294967296;
@@ -52,6 +52,17 @@ export interface JitMode {
   readonly helperAbi?: 'i64' | 'scratch';
   /** Inline bpf_map_lookup_elem for array and hash maps (default true; see maplookup.ts). */
   readonly inlineHelpers?: boolean;
+}
+
+/** What a loader knows about a program beyond its instructions. */
+export interface JitProgramOptions {
+  /**
+   * Bytes below the frame top each function may address, by the slot of its
+   * entry (a verifier's per-subprogram stack depth; see
+   * JitCompileOptions.stackDepth). Unchecked modules then zero only that part
+   * of a frame on entry; checked modules always zero the whole frame.
+   */
+  readonly stackDepth?: ReadonlyMap<number, number>;
 }
 
 export interface CompileStats {
@@ -459,7 +470,11 @@ export class JitProgram {
 
   /** @param helperAbi how helper arguments are passed (default i64; 'scratch' for comparisons). */
   /** @param inlineHelpers default of JitMode.inlineHelpers (false: every helper call goes to JS; for comparisons). */
-  constructor(insns: readonly Instruction[], private readonly helperAbi: 'i64' | 'scratch' = 'i64', private readonly inlineHelpers = true) {
+  /** @param opts what the loader vouches for (stack depths of a verified program). */
+  constructor(
+    insns: readonly Instruction[], private readonly helperAbi: 'i64' | 'scratch' = 'i64', private readonly inlineHelpers = true,
+    private readonly opts: JitProgramOptions = {},
+  ) {
     this.insns = insns;
   }
 
@@ -470,6 +485,10 @@ export class JitProgram {
     const inlineHelpers = m.inlineHelpers ?? this.inlineHelpers;
     const key = (checked ? 'checked' : 'unchecked') + (shared ? '-shared' : '') + (helperAbi === 'scratch' ? '-scratch' : '') + (inlineHelpers ? '' : '-noinline');
     return { key, checked, shared, helperAbi, inlineHelpers };
+  }
+
+  private optionsOf(md: Mode): JitCompileOptions {
+    return this.opts.stackDepth && !md.checked ? { ...md, stackDepth: this.opts.stackDepth } : md;
   }
 
   /** Compile the module of a mode now (it is otherwise compiled on first run). */
@@ -483,7 +502,7 @@ export class JitProgram {
     const have = this.compiled.get(md.key);
     if (have) return have.stats;
     const t0 = now();
-    const code = compileProgram(this.insns, md);
+    const code = compileProgram(this.insns, this.optionsOf(md));
     const t1 = now();
     let module: WebAssembly.Module;
     try {
@@ -506,7 +525,7 @@ export class JitProgram {
     let c = this.compiled.get(md.key);
     if (!c) {
       const t0 = now();
-      const code = compileProgram(this.insns, md);
+      const code = compileProgram(this.insns, this.optionsOf(md));
       const t1 = now();
       let module: WebAssembly.Module;
       try {
@@ -686,8 +705,8 @@ function statsOf(md: Mode, code: CompiledCode, gen: number, comp: number): Compi
 }
 
 /** Compile a program for the JIT (modules are built per mode on first use, or by `compile`). */
-export function jitCompile(insns: readonly Instruction[]): JitProgram {
-  return new JitProgram(insns);
+export function jitCompile(insns: readonly Instruction[], opts: JitProgramOptions = {}): JitProgram {
+  return new JitProgram(insns, 'i64', true, opts);
 }
 
 /** Run a JIT-compiled program: the JIT's counterpart of the interpreter's `execute`. */
