@@ -337,3 +337,16 @@ test('redirects are recorded; fib_lookup answers from the host\'s routes', () =>
   const d3 = o3.map('.data')!.lookup(new Uint8Array(4))!;
   assert.equal(new DataView(d3.buffer, d3.byteOffset).getBigInt64(o3.spec.variables.get('fib_ret')!.offset, true), 4n, 'NOT_FWDED without a route');
 });
+
+test('perf_event_output with BPF_F_CTXLEN_MASK appends the packet\'s first bytes', () => {
+  const obj = new Runtime().loadObject(read('test/fixtures/progs/skb_helpers.o'));
+  const m = obj.map('samples') as unknown as { open(cpu?: number): void; consume(cb: (r: { cpu: number; data: Uint8Array }) => void): number };
+  m.open();
+  const pkt = PACKETS['udp_dns']!;
+  assert.equal(obj.program('tc_perf')!.run({ data: pkt }).retval, 0n);
+  const recs: Uint8Array[] = [];
+  m.consume((r) => { recs.push(r.data); });
+  assert.equal(recs.length, 1);
+  assert.equal(hex(recs[0]!.subarray(0, 4)), hex(new Uint8Array(new Uint32Array([pkt.length]).buffer)));
+  assert.equal(hex(recs[0]!.subarray(4, 24)), hex(pkt.subarray(0, 20)));
+});
