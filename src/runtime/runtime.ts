@@ -291,6 +291,7 @@ class RunState implements RunHost, MapHelperHost {
   /** Instructions of nested (callback) runs. */
   nestedInsns = 0;
   depth = 0;
+  private readonly cbEnvs: ({ prog: Program; args: bigint[]; env: RunEnv } | undefined)[] = [];
 
   constructor(
     readonly rt: Runtime,
@@ -328,10 +329,17 @@ class RunState implements RunHost, MapHelperHost {
     if (this.depth + 1 >= MAX_NESTING) throw new RuntimeFault('FAULT_CALL_DEPTH', `callbacks nested more than ${MAX_NESTING} deep`, pc - p.prologue);
     this.depth++;
     try {
-      const a = [...args.slice(0, 4)];
-      while (a.length < 4) a.push(0n);
-      const env = this.rt.envFor(this, p, [...a, fn], this.depth, Math.max(1, this.budget - this.nestedInsns));
-      const r = p.engineRun(this.engine, env);
+      // One environment per nesting level, reused by every callback at that level (only the arguments change).
+      let c = this.cbEnvs[this.depth];
+      if (!c || c.prog !== p) {
+        const a: bigint[] = [0n, 0n, 0n, 0n, 0n];
+        c = { prog: p, args: a, env: this.rt.envFor(this, p, a, this.depth, this.budget) };
+        this.cbEnvs[this.depth] = c;
+      }
+      const a = c.args;
+      for (let i = 0; i < 4; i++) a[i] = i < args.length ? args[i]! : 0n;
+      a[4] = fn;
+      const r = p.engineRun(this.engine, c.env);
       this.nestedInsns += Math.max(0, r.insnCount - PROLOGUE_SLOTS);
       if (this.nestedInsns > this.budget) throw new RuntimeFault('FAULT_BUDGET', `instruction budget of ${this.budget} exhausted`, pc - p.prologue);
       return r.r0;

@@ -286,8 +286,13 @@ export const XDP_HELPERS: readonly HelperSpec[] = [
       const s = xdpOf(ctx, 'bpf_xdp_load_bytes');
       const n = Number(len & 0xffffffffn);
       const at = ctx.checkAccess(buf, n, true);
+      const o = Number(off & 0xffffffffn);
+      if (off <= 0xffffffffn && o + n <= s.dataEnd - s.data) { // all in the linear part
+        ctx.memory.u8.copyWithin(at, s.data + o, s.data + o + n);
+        return 0;
+      }
       const tmp = new Uint8Array(n);
-      if (!s.loadBytes(Number(off & 0xffffffffn), tmp)) return EINVAL;
+      if (!s.loadBytes(o, tmp)) return EINVAL;
       ctx.memory.u8.set(tmp, at);
       return 0;
     },
