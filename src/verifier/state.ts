@@ -151,6 +151,7 @@ export interface Spill {
 
 export const STACK_SIZE = 512;
 export const SLOTS = STACK_SIZE / 8;
+const EMPTY_KIND = new Uint8Array(0);
 
 export class Frame {
   regs: Reg[];
@@ -168,10 +169,10 @@ export class Frame {
   /** Callback frame: the helper call that invokes it, and the range its return value must be in. */
   readonly callback?: { readonly helper: number; readonly retMin: bigint; readonly retMax: bigint };
 
-  constructor(subprog: number, frameno: number, callsite: number, callback?: Frame['callback']) {
-    this.regs = new Array<Reg>(11).fill(REG_NOT_INIT);
-    this.kind = new Uint8Array(STACK_SIZE);
-    this.spill = new Array<Spill | undefined>(SLOTS);
+  constructor(subprog: number, frameno: number, callsite: number, callback?: Frame['callback'], bare = false) {
+    this.regs = bare ? [] : new Array<Reg>(11).fill(REG_NOT_INIT);
+    this.kind = bare ? EMPTY_KIND : new Uint8Array(STACK_SIZE);
+    this.spill = bare ? [] : new Array<Spill | undefined>(SLOTS).fill(undefined);
     this.subprog = subprog;
     this.frameno = frameno;
     this.callsite = callsite;
@@ -179,13 +180,28 @@ export class Frame {
     if (callback) this.callback = callback;
   }
 
+  /** The stack arrays are shared with another frame (copy on write: call `own()` before changing them). */
+  private shared = false;
+
   clone(): Frame {
-    const f = new Frame(this.subprog, this.frameno, this.callsite, this.callback);
+    const f = new Frame(this.subprog, this.frameno, this.callsite, this.callback, true);
     f.regs = this.regs.slice();
-    f.kind = this.kind.slice();
-    f.spill = this.spill.slice();
+    f.kind = this.kind;
+    f.spill = this.spill;
+    f.shared = true;
+    this.shared = true;
     f.depth = this.depth;
     return f;
+  }
+
+  /** This frame's own stack arrays, copied first if they are shared. */
+  own(): this {
+    if (this.shared) {
+      this.kind = this.kind.slice();
+      this.spill = this.spill.slice();
+      this.shared = false;
+    }
+    return this;
   }
 }
 
@@ -230,6 +246,10 @@ export interface Checkpoint {
   readonly parent: Checkpoint | null;
   /** History of the path when this checkpoint was made (precision backtracking stops here). */
   readonly histAt: HistNode | null;
+  /** Stack slots (frame * 64 + slot) some path below read before writing: only these matter when comparing. */
+  readonly reads: Set<number>;
+  /** Stack slots fully written between `parent` and this checkpoint (a read below stops here). */
+  readonly written: Set<number>;
   /** Times this state pruned another, and missed: for evicting useless states. */
   hits: number;
   miss: number;
@@ -246,6 +266,8 @@ export class VState {
   hist: HistNode | null;
   path: PathNode | null;
   /** Instructions since the last checkpoint (checkpoint heuristics). */
+  /** Stack slots (frame * 64 + slot) fully written since `parent`. */
+  written = new Set<number>();
   insnsSince = 0;
   jmpsSince = 0;
 
@@ -270,6 +292,7 @@ export class VState {
     s.path = this.path;
     s.insnsSince = this.insnsSince;
     s.jmpsSince = this.jmpsSince;
+    s.written = new Set(this.written);
     return s;
   }
 
@@ -285,16 +308,17 @@ export class VState {
 
 /** Maps ids of the old state to ids of the current one (they must correspond one to one). */
 export class IdMap {
-  private readonly m = new Map<number, number>();
-  private readonly back = new Map<number, number>();
+  private m: Map<number, number> | undefined;
+  private back: Map<number, number> | undefined;
   check(o: number, c: number): boolean {
     if (o === 0 && c === 0) return true;
     if (o === 0 || c === 0) return false;
+    if (!this.m) { this.m = new Map(); this.back = new Map(); }
     const x = this.m.get(o);
     if (x !== undefined) return x === c;
-    if (this.back.has(c)) return false;
+    if (this.back!.has(c)) return false;
     this.m.set(o, c);
-    this.back.set(c, o);
+    this.back!.set(c, o);
     return true;
   }
 }
@@ -346,8 +370,10 @@ export function regSafe(old: Reg, cur: Reg, idmap: IdMap, o: CompareOptions): bo
 }
 
 /** old ⊇ cur for one frame's stack. */
-export function stackSafe(old: Frame, cur: Frame, idmap: IdMap, o: CompareOptions): boolean {
+export function stackSafe(old: Frame, cur: Frame, idmap: IdMap, o: CompareOptions, reads?: Set<number>): boolean {
+  const fbase = old.frameno * SLOTS;
   for (let slot = 0; slot < SLOTS; slot++) {
+    if (reads && !reads.has(fbase + slot)) continue;
     const base = slot * 8;
     const os = old.spill[slot];
     const cs = cur.spill[slot];
@@ -417,6 +443,7 @@ export function stackSafe(old: Frame, cur: Frame, idmap: IdMap, o: CompareOption
  */
 export function statesSafe(
   old: VState, cur: VState, o: CompareOptions, live: (frameIdx: number, reg: number) => boolean,
+  reads?: Set<number>,
 ): boolean {
   if (old.frames.length !== cur.frames.length) return false;
   if (old.refs.length !== cur.refs.length) return false;
@@ -429,7 +456,7 @@ export function statesSafe(
       if (!live(f, r)) continue;
       if (!regSafe(of.regs[r]!, cf.regs[r]!, idmap, o)) return false;
     }
-    if (!stackSafe(of, cf, idmap, o)) return false;
+    if (!stackSafe(of, cf, idmap, o, reads)) return false;
   }
   for (let i = 0; i < old.refs.length; i++) {
     if (!idmap.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;

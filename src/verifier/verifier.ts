@@ -393,9 +393,11 @@ class Verifier {
           }
           continue;
         }
-        if (statesSafe(cp.state, st, { exact: false, allowUninitStack: !this.unpriv }, liveFn)) {
+        if (statesSafe(cp.state, st, { exact: false, allowUninitStack: !this.unpriv }, liveFn, cp.reads)) {
           cp.hits++;
           this.propagatePrecision(cp, st);
+          // What the old state's paths read, this path's ancestors must compare too.
+          for (const key of cp.reads) this.markStackRead(st, key);
           return true;
         }
         cp.miss++;
@@ -412,9 +414,13 @@ class Verifier {
       for (let i = 1; i < list.length; i++) if (score(list[i]!) >= score(list[worst]!)) worst = i;
       list.splice(worst, 1);
     }
-    const cp: Checkpoint = { pc, state: st.snapshot(), branches: 1, parent: st.parent, histAt: st.hist, hits: 0, miss: 0 };
+    const cp: Checkpoint = {
+      pc, state: st.snapshot(), branches: 1, parent: st.parent, histAt: st.hist, hits: 0, miss: 0,
+      reads: new Set(), written: st.written,
+    };
     list.push(cp);
     st.parent = cp;
+    st.written = new Set();
     st.insnsSince = 0;
     st.jmpsSince = 0;
     this.totalStates++;
@@ -438,11 +444,11 @@ class Verifier {
         const o = of.spill[s];
         const c = cf.spill[s];
         if (o && c && o.reg.type === SCALAR && c.reg.type === SCALAR && !o.reg.s.includes(c.reg.s)) {
-          cf.spill[s] = { ...c, reg: new Reg({ type: SCALAR }) };
+          cf.own().spill[s] = { ...c, reg: new Reg({ type: SCALAR }) };
         }
         for (let i = 0; i < 8; i++) {
           const b = s * 8 + i;
-          if (of.kind[b] === STACK_MISC && cf.kind[b] === STACK_ZERO) cf.kind[b] = STACK_MISC;
+          if (of.kind[b] === STACK_MISC && cf.kind[b] === STACK_ZERO) cf.own().kind[b] = STACK_MISC;
         }
       }
     }
@@ -1089,13 +1095,14 @@ class Verifier {
           const slot = b >> 3;
           const sp = fr.spill[slot];
           if (sp) {
-            fr.spill[slot] = undefined;
-            for (let i = 0; i < 8; i++) if (fr.kind[slot * 8 + i] === STACK_SPILL) fr.kind[slot * 8 + i] = STACK_MISC;
+            fr.own().spill[slot] = undefined;
+            for (let i = 0; i < 8; i++) if (fr.kind[slot * 8 + i] === STACK_SPILL) fr.own().kind[slot * 8 + i] = STACK_MISC;
           }
-          if (fr.kind[b] !== STACK_INVALID || true) fr.kind[b] = STACK_MISC;
+          if (fr.kind[b] !== STACK_INVALID || true) fr.own().kind[b] = STACK_MISC;
         }
         return { spi: -1 };
       }
+      this.markStackRange(st, ptr.frame, from, to);
       for (let b = from; b < to; b++) {
         const k = fr.kind[b]!;
         if (k === STACK_INVALID && this.unpriv) {
@@ -1121,6 +1128,8 @@ class Verifier {
     const at = b0 & 7;
     const spiKey = ptr.frame * SLOTS + slot;
     this.touchDepth(fr, -total);
+    if (write && size === 8) st.written.add(spiKey);
+    else if (!write) this.markStackRead(st, spiKey);
     if (write) {
       const v = val!;
       const old = fr.spill[slot];
@@ -1131,8 +1140,8 @@ class Verifier {
         reject('SPILL_CORRUPT', 'attempt to corrupt spilled pointer on stack', 1 << regno);
       }
       if (size === 8) {
-        fr.spill[slot] = { reg: v, at: 0, size: 8 };
-        for (let i = 0; i < 8; i++) fr.kind[b0 + i] = STACK_SPILL;
+        fr.own().spill[slot] = { reg: v, at: 0, size: 8 };
+        for (let i = 0; i < 8; i++) fr.own().kind[b0 + i] = STACK_SPILL;
         if (v.type === SCALAR && v.s.isConst() && v.s.value === 0n && isImm) {
           // `*(u64 *)(r10 - 8) = 0` is a spilled constant too (printed as fp-8=0).
         }
@@ -1140,15 +1149,15 @@ class Verifier {
       }
       // Narrow store: the bytes become zero or misc; a spill in the slot is broken up.
       if (old) {
-        fr.spill[slot] = undefined;
+        fr.own().spill[slot] = undefined;
         for (let i = 0; i < 8; i++) {
           if (fr.kind[slot * 8 + i] === STACK_SPILL) {
-            fr.kind[slot * 8 + i] = old.reg.type === SCALAR && old.reg.s.isConst() && old.reg.s.value === 0n ? STACK_ZERO : STACK_MISC;
+            fr.own().kind[slot * 8 + i] = old.reg.type === SCALAR && old.reg.s.isConst() && old.reg.s.value === 0n ? STACK_ZERO : STACK_MISC;
           }
         }
       }
       const zero = v.type === SCALAR && v.s.isConst() && (v.s.value & ((1n << BigInt(size * 8)) - 1n)) === 0n;
-      for (let i = 0; i < size; i++) fr.kind[b0 + i] = zero ? STACK_ZERO : STACK_MISC;
+      for (let i = 0; i < size; i++) fr.own().kind[b0 + i] = zero ? STACK_ZERO : STACK_MISC;
       return { spi: spiKey };
     }
     // Read.
@@ -1182,6 +1191,21 @@ class Verifier {
     }
     if (allZero) return { value: constReg(0n), spi: spiKey };
     return { value: loadedScalar(), spi: spiKey };
+  }
+
+  /** A path read stack slot `key` (frame * 64 + slot): the checkpoints above it, up to a write, must compare it. */
+  private markStackRead(st: VState, key: number): void {
+    if (st.written.has(key)) return;
+    for (let c = st.parent; c; c = c.parent) {
+      if (c.reads.has(key)) return;
+      c.reads.add(key);
+      if (c.written.has(key)) return;
+    }
+  }
+
+  /** Stack bytes [from, to) of a frame (offsets from fp-512) were read. */
+  private markStackRange(st: VState, frame: number, from: number, to: number): void {
+    for (let sl = from >> 3; sl <= (to - 1) >> 3; sl++) this.markStackRead(st, frame * SLOTS + sl);
   }
 
   private touchDepth(fr: Frame, bytes: number): void {
@@ -1366,7 +1390,7 @@ class Verifier {
         const s = q.idOff === r.idOff ? r.s : scalarAlu('add', r.s, Scalar.const(q.idOff - r.idOff), true);
         const n = new Reg({ type: SCALAR, s, id: q.id, idOff: q.idOff });
         n.precise = q.precise;
-        f.spill[sl] = { reg: n, at: 0, size: 8 };
+        f.own().spill[sl] = { reg: n, at: 0, size: 8 };
       }
     }
   }
@@ -1383,7 +1407,7 @@ class Verifier {
       for (let i = 0; i < 11; i++) if (match(f.regs[i]!)) f.regs[i] = conv(f.regs[i]!);
       for (let s = 0; s < SLOTS; s++) {
         const sp = f.spill[s];
-        if (sp && match(sp.reg)) f.spill[s] = { ...sp, reg: conv(sp.reg) };
+        if (sp && match(sp.reg)) f.own().spill[s] = { ...sp, reg: conv(sp.reg) };
       }
     }
     if (isNull && p.refId) {
@@ -1448,7 +1472,7 @@ class Verifier {
       for (let s = 0; s < SLOTS; s++) {
         const sp = f.spill[s];
         if (sp && sp.reg.type === ptr.type && sp.reg.id === ptr.id && sp.reg.range >= 0 && sp.reg.range < range) {
-          f.spill[s] = { ...sp, reg: sp.reg.with({ range }) };
+          f.own().spill[s] = { ...sp, reg: sp.reg.with({ range }) };
         }
       }
     }
@@ -1624,16 +1648,17 @@ class Verifier {
         this.touchDepth(fr, -Number(lo));
         const from = Number(lo) + STACK_SIZE;
         const to = Number(hi) + STACK_SIZE;
+        if (!write) this.markStackRange(st, reg.frame, from, to);
         let zero = reg.fixedOff();
         for (let b = from; b < to; b++) {
           const slot = b >> 3;
           if (write) {
             if (fr.spill[slot]) {
               const sp = fr.spill[slot]!;
-              fr.spill[slot] = undefined;
-              for (let i = 0; i < 8; i++) if (fr.kind[slot * 8 + i] === STACK_SPILL) fr.kind[slot * 8 + i] = sp.reg.type === SCALAR ? STACK_MISC : STACK_MISC;
+              fr.own().spill[slot] = undefined;
+              for (let i = 0; i < 8; i++) if (fr.kind[slot * 8 + i] === STACK_SPILL) fr.own().kind[slot * 8 + i] = sp.reg.type === SCALAR ? STACK_MISC : STACK_MISC;
             }
-            fr.kind[b] = STACK_MISC;
+            fr.own().kind[b] = STACK_MISC;
             continue;
           }
           const k = fr.kind[b]!;
@@ -1716,7 +1741,7 @@ class Verifier {
       }
       for (let s = 0; s < SLOTS; s++) {
         const sp = f.spill[s];
-        if (sp && (sp.reg.type === PKT || sp.reg.type === PKT_END || sp.reg.type === PKT_META)) f.spill[s] = { ...sp, reg: REG_UNKNOWN };
+        if (sp && (sp.reg.type === PKT || sp.reg.type === PKT_END || sp.reg.type === PKT_META)) f.own().spill[s] = { ...sp, reg: REG_UNKNOWN };
       }
     }
   }
@@ -1729,8 +1754,8 @@ class Verifier {
       for (let s = 0; s < SLOTS; s++) {
         const sp = f.spill[s];
         if (sp && sp.reg.refId === id) {
-          f.spill[s] = undefined;
-          for (let i = 0; i < 8; i++) f.kind[s * 8 + i] = STACK_MISC;
+          f.own().spill[s] = undefined;
+          for (let i = 0; i < 8; i++) f.own().kind[s * 8 + i] = STACK_MISC;
         }
       }
     }
