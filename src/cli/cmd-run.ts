@@ -51,7 +51,7 @@ and bytes per verdict, packets and bytes per second.
                     Output captures have the input's format, link type and
                     timestamps; rewritten packets are written as rewritten
                     (dropped ones as they arrived). '-' writes to stdout.
-  --engine E        interp (default) or jit
+  --engine E        jit (default for verified programs) or interp (default otherwise)
   --json            one JSON line per packet ({"packet", "ts", "len",
                     "verdict", "ret", ...; TC: "mark", "priority"}), then
                     {"summary": {...}} (with "maps" when --dump-maps)
@@ -226,8 +226,8 @@ async function runCommand(args: readonly string[], io: Io, env: RunEnvIo): Promi
   const file = positionals[0]!;
   const input = str(values['pcap']);
   if (input === undefined) throw new CmdUsageError('run: missing --pcap IN (a capture file, or - for standard input)');
-  const engine = str(values['engine']) ?? 'interp';
-  if (engine !== 'interp' && engine !== 'jit') throw new CmdUsageError(`run: unknown engine '${engine}' (interp or jit)`);
+  const engineArg = str(values['engine']);
+  if (engineArg !== undefined && engineArg !== 'interp' && engineArg !== 'jit') throw new CmdUsageError(`run: unknown engine '${engineArg}' (interp or jit)`);
   const json = values['json'] === true;
   const outs = new Map<Route, CaptureOut>();
   const seen = new Map<string, string>();
@@ -298,6 +298,8 @@ async function runCommand(args: readonly string[], io: Io, env: RunEnvIo): Promi
       io.stderr(`tsbpf: warning: ${file}: ${current.name}: the verifier refuses it: ${msg}; replaying in checked mode\n`);
     }
   }
+  // The JIT is the default once the program is verified; checked replays default to the interpreter.
+  const engine: 'interp' | 'jit' = (engineArg as 'interp' | 'jit' | undefined) ?? (checked ? 'interp' : 'jit');
   const runner = packetRunner(prog, { engine, checked });
   try {
     prog.compile(engine, checked);

@@ -25,7 +25,7 @@ Repeats run on the same packet and maps, as in the kernel.
   --data HEX        packet bytes ("aa bb" or "aabb"); --data-file F reads them
   --ctx HEX         context bytes (struct xdp_md, __sk_buff, pt_regs...); --ctx-file F
   --repeat N        runs (default 1); duration is the mean per run
-  --engine E        interp (default) or jit
+  --engine E        jit (default with --verify) or interp (default otherwise)
   --set-var N=V     set a global variable (e.g. a const volatile in .rodata) before loading
   --update M=K:V    put key K, value V (hex) in map M before the run
   --verify          verify the object first (a refusal names the C line) and
@@ -153,8 +153,10 @@ export function cmdTestRun(args: readonly string[], io: Io): number {
     const file = positionals[0]!;
     if (values['data'] !== undefined && values['data-file'] !== undefined) throw new CmdUsageError('test-run: give --data or --data-file, not both');
     if (values['ctx'] !== undefined && values['ctx-file'] !== undefined) throw new CmdUsageError('test-run: give --ctx or --ctx-file, not both');
-    const engine = str(values['engine']) ?? 'interp';
-    if (engine !== 'interp' && engine !== 'jit') throw new CmdUsageError(`test-run: unknown engine '${engine}' (interp or jit)`);
+    const engineArg = str(values['engine']);
+    if (engineArg !== undefined && engineArg !== 'interp' && engineArg !== 'jit') throw new CmdUsageError(`test-run: unknown engine '${engineArg}' (interp or jit)`);
+    // Default: the JIT for a program loaded with --verify, the interpreter otherwise (Runtime.testRun decides).
+    const engine = engineArg as 'interp' | 'jit' | undefined;
     let repeat = 1;
     if (values['repeat'] !== undefined) {
       repeat = Number(values['repeat']);
@@ -179,7 +181,7 @@ export function cmdTestRun(args: readonly string[], io: Io): number {
     applyUpdates(obj, strs(values['update']));
     let r: TestRunResult;
     try {
-      r = prog.run({ ...(data ? { data } : {}), ...(ctx ? { ctx } : {}), repeat, engine });
+      r = prog.run({ ...(data ? { data } : {}), ...(ctx ? { ctx } : {}), repeat, ...(engine ? { engine } : {}) });
     } catch (e) {
       if (isTsbpfError(e) && e.name === 'RuntimeFault') {
         const pc = (e as unknown as { pc: number }).pc;

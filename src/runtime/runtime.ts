@@ -530,9 +530,11 @@ export class Runtime {
   testRun(prog: Program, opts: RunOptions = {}): TestRunResult {
     const repeat = opts.repeat ?? 1;
     if (!Number.isInteger(repeat) || repeat < 0) throw new TestRunError('TESTRUN_REPEAT', `repeat must be a non-negative integer, not ${repeat}`);
-    const engine = opts.engine ?? 'interp';
     const budget = opts.budget ?? RUN_BUDGET;
     const checked = opts.checked ?? !prog.verified;
+    // The JIT is the default engine once a program is verified (it then runs
+    // without per-access checks); unverified programs default to the interpreter.
+    const engine = opts.engine ?? (checked ? 'interp' : 'jit');
     const session = prog.type.open({ memory: this.memory, host: this.host, checked }, {
       ...(opts.data ? { data: opts.data } : {}), ...(opts.ctx ? { ctx: opts.ctx } : {}),
     });

@@ -68,7 +68,7 @@ test('xdp_guard on the bundled capture: summary, and each output holds exactly i
   const outs = { pass: tmpFile('pass.pcap'), drop: tmpFile('drop.pcap'), tx: tmpFile('tx.pcap'), redirect: tmpFile('redir.pcap') };
   const r = await run([GUARD, '--pcap', TRAFFIC, '--out-pass', outs.pass, '--out-drop', outs.drop, '--out-tx', outs.tx, '--out-redirect', outs.redirect]);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /^xdp_guard \(xdp, interp\) on .*traffic\.pcap\n3,509 packets, 611,170 bytes in [\d.]+ s: [\d.k]+ packets\/s/);
+  assert.match(r.out, /^xdp_guard \(xdp, jit\) on .*traffic\.pcap\n3,509 packets, 611,170 bytes in [\d.]+ s: [\d.k]+ packets\/s/);
   assert.match(r.out, /XDP_PASS\s+1,733 .*\n\s+XDP_DROP\s+1,436 .*\n\s+XDP_TX\s+40 .*\n\s+XDP_REDIRECT\s+300 /);
   assert.match(r.out, /redirect to ifindex 2: 300/);
   assert.match(r.out, /wrote 1436 packets to .*drop\.pcap \(--out-drop\)/);
