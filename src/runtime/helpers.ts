@@ -28,6 +28,17 @@ export interface HelperContext {
   checkAccess(addr: bigint | number, size: number, write: boolean): number;
   /** End the program at once with R0 = r0 once the helper returns. */
   stop(r0: bigint | number): void;
+  /**
+   * Call depth of the calling function (0: the program's entry function).
+   * Engines set it for bpf_tail_call (id 12) at least; undefined when unknown.
+   */
+  readonly callDepth?: number | undefined;
+  /**
+   * Return from the calling function at once with R0 = r0 once the helper
+   * returns (its bpf-to-bpf caller resumes; at depth 0 the program ends).
+   * Optional: engines without it leave it undefined.
+   */
+  ret?(r0: bigint | number): void;
   /** Anything the embedding passes through (program type context, maps...). */
   readonly host: unknown;
 }

@@ -255,6 +255,8 @@ class Ctx implements HelperContext {
   pc = 0;
   stopped = false;
   stopR0 = 0n;
+  returning = false;
+  callDepth = 0;
   constructor(
     readonly memory: LinearMemory,
     readonly checked: boolean,
@@ -269,6 +271,10 @@ class Ctx implements HelperContext {
   log(line: string): void { this.logFn(line); }
   stop(r0: bigint | number): void {
     this.stopped = true;
+    this.stopR0 = BigInt.asUintN(64, BigInt(r0));
+  }
+  ret(r0: bigint | number): void {
+    this.returning = true;
     this.stopR0 = BigInt.asUintN(64, BigInt(r0));
   }
   checkAccess(addr: bigint | number, size: number, write: boolean): number {
@@ -434,7 +440,11 @@ function regionFor(
   return r;
 }
 
-/** Call helper `id`; returns true when the helper asked the program to stop. */
+/**
+ * Call helper `id`; returns true when the helper asked the program to stop
+ * (ctx.stop), or to return from the calling function (ctx.ret: then
+ * ctx.returning is set and R0 holds the value; the caller clears it).
+ */
 function callHelper(helpers: HelperRegistry, ctx: Ctx, id: number, L: Int32Array, H: Int32Array, pc: number): boolean {
   const h = helpers.get(id);
   if (!h) throw new RuntimeFault('FAULT_UNKNOWN_HELPER', `call to unknown helper ${id}`, pc);
@@ -448,11 +458,22 @@ function callHelper(helpers: HelperRegistry, ctx: Ctx, id: number, L: Int32Array
   }
   ctx.memory.refresh();
   writeR0(L, H, ret);
-  if (ctx.stopped) {
+  if (ctx.stopped || ctx.returning) {
     writeR0(L, H, ctx.stopR0);
     return true;
   }
   return false;
+}
+
+/** Leave a bpf-to-bpf call early (ctx.ret): restore R6-R10; returns the new depth (its frame holds the return slot). */
+function popFrame(frames: Int32Array, depth: number, L: Int32Array, H: Int32Array): number {
+  const d = depth - 1;
+  const f = d * 12;
+  for (let r = 6; r <= 10; r++) {
+    L[r] = frames[f + 1 + (r - 6) * 2]!;
+    H[r] = frames[f + 2 + (r - 6) * 2]!;
+  }
+  return d;
 }
 
 /** Enter a bpf-to-bpf call: save R6-R10 and the return slot, give the callee a fresh zeroed frame. */
@@ -775,7 +796,15 @@ function run(p: PreparedProgram, env: RunEnv, rf: RegFile): RunResult {
 
         // ---- calls ----
         case O.CALL:
-          if (callHelper(helpers, ctx ??= newCtx(env, mem, checked), code[b + 3]!, L, H, pc - 1)) return { r0: toBig(L[0]!, H[0]!), insnCount: count };
+          ctx ??= newCtx(env, mem, checked);
+          ctx.callDepth = depth;
+          if (callHelper(helpers, ctx, code[b + 3]!, L, H, pc - 1)) {
+            if (!ctx.returning || depth === 0) return { r0: toBig(L[0]!, H[0]!), insnCount: count };
+            ctx.returning = false;
+            depth = popFrame(frames, depth, L, H);
+            pc = frames[depth * 12]!;
+            rs = 0; re = 0;
+          }
           u8 = mem.u8; dv = mem.view;
           break;
         case O.CALL_LOCAL:
@@ -790,7 +819,15 @@ function run(p: PreparedProgram, env: RunEnv, rf: RegFile): RunResult {
             depth++;
             pc = lo;
           } else if (hi === 0 && lo >= 0) {
-            if (callHelper(helpers, ctx ??= newCtx(env, mem, checked), lo, L, H, pc - 1)) return { r0: toBig(L[0]!, H[0]!), insnCount: count };
+            ctx ??= newCtx(env, mem, checked);
+            ctx.callDepth = depth;
+            if (callHelper(helpers, ctx, lo, L, H, pc - 1)) {
+              if (!ctx.returning || depth === 0) return { r0: toBig(L[0]!, H[0]!), insnCount: count };
+              ctx.returning = false;
+              depth = popFrame(frames, depth, L, H);
+              pc = frames[depth * 12]!;
+              rs = 0; re = 0;
+            }
             u8 = mem.u8; dv = mem.view;
           } else {
             throw new RuntimeFault('FAULT_CALL_TARGET', `callx r${s}: 0x${toBig(lo, hi).toString(16)} is neither a helper id nor a function address`, pc - 1);

@@ -16,7 +16,10 @@
 //
 // Tail calls (bpf_tail_call through a prog array, at most 33 per run as
 // the kernel's MAX_TAIL_CALL_CNT) end the running program and start the
-// next from the Runtime's loop, so the host stack does not grow. Callbacks
+// next from the Runtime's loop, so the host stack does not grow. A tail
+// call made inside a bpf-to-bpf subprogram replaces that subprogram only,
+// as on Linux: the target runs nested and its R0 is returned to the
+// subprogram's caller (HelperContext.callDepth / ret, both engines). Callbacks
 // (bpf_loop, bpf_for_each_map_elem) run as nested runs of the same program
 // entered through a 3-slot prologue that calls the callback's address:
 //
@@ -320,6 +323,37 @@ class RunState implements RunHost, MapHelperHost {
     return undefined;
   }
 
+  /**
+   * A tail call made from a bpf-to-bpf subprogram: as on Linux (checked
+   * with BPF_PROG_TEST_RUN on 6.18), the target replaces the subprogram
+   * only; its R0 (after its own tail calls) is what the subprogram's caller
+   * gets back. Runs nested on the next stack area; tail calls made at the
+   * target's top level chain in this loop, not on the host stack.
+   */
+  subprogTail(first: Program, pc: number): bigint {
+    const saved = this.current;
+    if (this.depth + 1 >= MAX_NESTING + MAX_TAIL_CALL_CNT) throw new RuntimeFault('FAULT_CALL_DEPTH', 'tail calls from subprograms nested too deep', pc - saved.prologue);
+    this.depth++;
+    try {
+      let cur = first;
+      for (;;) {
+        this.current = cur;
+        const r = cur.engineRun(this.engine, this.rt.envFor(this, cur, this.session.args, this.depth, this.budget));
+        this.nestedInsns += r.insnCount - (cur.prologue > 0 ? 1 : 0);
+        if (this.nestedInsns > this.budget) throw new RuntimeFault('FAULT_BUDGET', `instruction budget of ${this.budget} exhausted`, pc - saved.prologue);
+        if (this.next) {
+          cur = this.next;
+          this.next = undefined;
+          continue;
+        }
+        return r.r0;
+      }
+    } finally {
+      this.depth--;
+      this.current = saved;
+    }
+  }
+
   callback(fn: bigint, args: readonly bigint[], pc: number): bigint {
     const p = this.current;
     const hi = Number((BigInt.asUintN(64, fn) >> 32n) & 0xffffffffn) | 0;
@@ -362,6 +396,12 @@ function tailCall(_ctxReg: bigint, map: bigint, index: bigint, _4: bigint, _5: b
   const target = m.getProgram(i);
   if (!(target instanceof Program)) return -2;
   st.tailCalls++;
+  const depth = ctx.callDepth;
+  if (depth !== undefined && depth > 0 && ctx.ret) {
+    // From a subprogram: the target replaces that frame only (its caller resumes with the target's R0).
+    ctx.ret(st.subprogTail(target, ctx.pc));
+    return 0;
+  }
   st.next = target;
   ctx.stop(0);
   return 0;

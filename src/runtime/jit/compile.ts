@@ -61,7 +61,9 @@ export const SCRATCH = {
   REGION_END: 56, // i64
   REGION_WRITABLE: 64, // i32
   FUEL_OUT: 68, // i32, fuel left after `run`
-  SIZE: 72,
+  CALL_DEPTH: 72, // i32, the caller's depth, stored before bpf_tail_call and helper callx (HelperContext.callDepth)
+  RET: 76, // i32, set by the host when a helper asked to return from the calling function (HelperContext.ret)
+  SIZE: 80,
 } as const;
 
 /** Codes passed to the `fault` import. */
@@ -935,11 +937,22 @@ class FnGen {
     } else {
       for (let r = 1; r <= 5; r++) c.get(r);
     }
+    // bpf_tail_call may return from the calling function (a tail call made in a
+    // bpf-to-bpf subprogram): the host reads the depth and raises the RET flag.
+    const mayReturn = id === 12 || idLocal >= 0;
+    if (mayReturn) { c.gget(G_SCRATCH); c.get(DEPTH); c.mem(Op.i32_store, 2, SCRATCH.CALL_DEPTH); }
     if (idLocal >= 0) c.get(idLocal); else c.i32(id);
     c.i32(pc); c.get(FUEL);
     c.call(F_HELPER);
     if (this.opts.helperAbi === 'scratch') { c.gget(G_SCRATCH); c.mem(Op.i64_load, 3, SCRATCH.R0); }
     c.set(0);
+    if (mayReturn) {
+      c.gget(G_SCRATCH); c.mem(Op.i32_load, 2, SCRATCH.RET);
+      c.if();
+      c.gget(G_SCRATCH); c.i32(0); c.mem(Op.i32_store, 2, SCRATCH.RET);
+      this.exit(pc);
+      c.end();
+    }
   }
 
 

@@ -169,6 +169,9 @@ class JitCtx implements HelperContext {
   pc = 0;
   stopped = false;
   stopR0 = 0n;
+  returning = false;
+  /** The scratch area of the memory (CALL_DEPTH is stored there before bpf_tail_call). */
+  scratch = 0;
   checked = true;
   cpu = 0;
   host: unknown = undefined;
@@ -182,6 +185,14 @@ class JitCtx implements HelperContext {
   stop(r0: bigint | number): void {
     this.stopped = true;
     this.stopR0 = BigInt.asUintN(64, BigInt(r0));
+  }
+  ret(r0: bigint | number): void {
+    this.returning = true;
+    this.stopR0 = BigInt.asUintN(64, BigInt(r0));
+  }
+  /** Valid in bpf_tail_call (id 12) and helpers called through callx: the compiled code stores it before those calls. */
+  get callDepth(): number {
+    return viewOf(this.memory).getInt32(this.scratch + SCRATCH.CALL_DEPTH, true);
   }
   checkAccess(addr: bigint | number, size: number, write: boolean): number {
     const a = typeof addr === 'bigint' ? Number(BigInt.asUintN(64, addr)) : addr;
@@ -228,6 +239,7 @@ class Host {
   constructor(readonly program: JitProgram, readonly compiled: Compiled, readonly mem: LinearMemory) {
     this.ctx = new JitCtx(mem);
     this.scratch = memInfo(mem).scratch;
+    this.ctx.scratch = this.scratch;
     const imports = {
       env: {
         memory: mem.wasm,
@@ -264,6 +276,12 @@ class Host {
       ctx.stopped = false;
       throw new Stop(ctx.stopR0, this.budget - fuel);
     }
+    if (ctx.returning) {
+      // Return from the calling function with R0 (the compiled code tests RET after bpf_tail_call and callx).
+      ctx.returning = false;
+      viewOf(this.mem).setInt32(this.scratch + SCRATCH.RET, 1, true);
+      return ctx.stopR0;
+    }
     // As the interpreter's writeR0; the Wasm boundary wraps a BigInt to 64 bits.
     if (ret === undefined) return 0n;
     if (typeof ret === 'bigint') return ret;
@@ -290,6 +308,11 @@ class Host {
     if (ctx.stopped) {
       ctx.stopped = false;
       throw new Stop(ctx.stopR0, this.budget - fuel);
+    }
+    if (ctx.returning) {
+      ctx.returning = false;
+      viewOf(mem).setInt32(this.scratch + SCRATCH.RET, 1, true);
+      ret = ctx.stopR0;
     }
     writeR0(viewOf(mem), this.scratch + SCRATCH.R0, ret);
   }
@@ -365,6 +388,7 @@ class Host {
   setup(env: RunEnv, checked: boolean): void {
     const ctx = this.ctx;
     ctx.stopped = false;
+    ctx.returning = false;
     if (env === this.lastEnv) return;
     this.lastEnv = env;
     ctx.checked = checked;
