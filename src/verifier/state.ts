@@ -250,6 +250,10 @@ export interface Checkpoint {
   readonly reads: Set<number>;
   /** Stack slots fully written between `parent` and this checkpoint (a read below stops here). */
   readonly written: Set<number>;
+  /** Every scalar of this state and its ancestors is marked precise. */
+  allMarked: boolean;
+  /** Register types of the live registers (a quick filter before a full comparison). */
+  readonly sig?: readonly [number, number, number, number];
   /** Times this state pruned another, and missed: for evicting useless states. */
   hits: number;
   miss: number;
@@ -310,6 +314,11 @@ export class VState {
 export class IdMap {
   private m: Map<number, number> | undefined;
   private back: Map<number, number> | undefined;
+  reset(): this {
+    this.m?.clear();
+    this.back?.clear();
+    return this;
+  }
   check(o: number, c: number): boolean {
     if (o === 0 && c === 0) return true;
     if (o === 0 || c === 0) return false;
@@ -371,9 +380,41 @@ export function regSafe(old: Reg, cur: Reg, idmap: IdMap, o: CompareOptions): bo
 
 /** old ⊇ cur for one frame's stack. */
 export function stackSafe(old: Frame, cur: Frame, idmap: IdMap, o: CompareOptions, reads?: Set<number>): boolean {
-  const fbase = old.frameno * SLOTS;
+  if (o.exact) return stackEqual(old, cur, idmap, o);
+  if (reads) {
+    const fbase = old.frameno * SLOTS;
+    for (const key of reads) {
+      const slot = key - fbase;
+      if (slot < 0 || slot >= SLOTS) continue;
+      if (!slotSafe(old, cur, slot, idmap, o)) return false;
+    }
+    return true;
+  }
   for (let slot = 0; slot < SLOTS; slot++) {
-    if (reads && !reads.has(fbase + slot)) continue;
+    if (!slotSafe(old, cur, slot, idmap, o)) return false;
+  }
+  return true;
+}
+
+/** Exactly the same stack (infinite-loop detection). */
+function stackEqual(old: Frame, cur: Frame, idmap: IdMap, o: CompareOptions): boolean {
+  if (old.kind !== cur.kind) {
+    const a = old.kind;
+    const b = cur.kind;
+    for (let i = 0; i < STACK_SIZE; i++) if (a[i] !== b[i]) return false;
+  }
+  if (old.spill === cur.spill) return true;
+  for (let sl = 0; sl < SLOTS; sl++) {
+    const x = old.spill[sl];
+    const y = cur.spill[sl];
+    if (x === y) continue;
+    if (!x || !y || x.at !== y.at || x.size !== y.size || !regSafe(x.reg, y.reg, idmap, o)) return false;
+  }
+  return true;
+}
+
+function slotSafe(old: Frame, cur: Frame, slot: number, idmap: IdMap, o: CompareOptions): boolean {
+  {
     const base = slot * 8;
     const os = old.spill[slot];
     const cs = cur.spill[slot];
@@ -384,17 +425,16 @@ export function stackSafe(old: Frame, cur: Frame, idmap: IdMap, o: CompareOption
         for (let i = 0; i < 8; i++) {
           if (cur.kind[base + i] === STACK_INVALID && !o.allowUninitStack) return false;
         }
-        continue;
+        return true;
       }
       if (cs && cs.size === 8 && cs.at === 0) {
-        if (!regSafe(os.reg, cs.reg, idmap, o)) return false;
-        continue;
+        return regSafe(os.reg, cs.reg, idmap, o);
       }
       if (!cs && os.reg.type === SCALAR && !o.exact) {
         // Old spilled a precise scalar; current bytes are all zero and 0 fits.
         let zero = true;
         for (let i = 0; i < 8; i++) if (cur.kind[base + i] !== STACK_ZERO) zero = false;
-        if (zero && os.reg.s.containsValue(0n)) continue;
+        if (zero && os.reg.s.containsValue(0n)) return true;
       }
       return false;
     }
@@ -439,10 +479,10 @@ export function stackSafe(old: Frame, cur: Frame, idmap: IdMap, o: CompareOption
 
 /**
  * old ⊇ cur: every execution from `cur` is one the verification from `old`
- * covered. `live(frame, reg)` says whether a register matters.
+ * covered. `live[frame]` is the mask of the registers that matter in each frame.
  */
 export function statesSafe(
-  old: VState, cur: VState, o: CompareOptions, live: (frameIdx: number, reg: number) => boolean,
+  old: VState, cur: VState, o: CompareOptions, live: readonly number[],
   reads?: Set<number>,
 ): boolean {
   if (old.frames.length !== cur.frames.length) return false;
@@ -452,9 +492,13 @@ export function statesSafe(
     const of = old.frames[f]!;
     const cf = cur.frames[f]!;
     if (of.callsite !== cf.callsite || of.subprog !== cf.subprog) return false;
+    const mask = live[f]!;
     for (let r = 0; r < 10; r++) {
-      if (!live(f, r)) continue;
-      if (!regSafe(of.regs[r]!, cf.regs[r]!, idmap, o)) return false;
+      if (!((mask >> r) & 1)) continue;
+      const a = of.regs[r]!;
+      const b = cf.regs[r]!;
+      if (a === b && !o.exact && a.id === 0 && a.refId === 0) continue; // the same register object
+      if (!regSafe(a, b, idmap, o)) return false;
     }
     if (!stackSafe(of, cf, idmap, o, reads)) return false;
   }

@@ -24,7 +24,7 @@ import {
   Reg, Frame, VState, type Checkpoint, type HistNode, type PathNode, type Spill, type RefEntry,
   NOT_INIT, SCALAR, PTR_CTX, PTR_STACK, MAP_PTR, MAP_VALUE, MAP_KEY, PKT, PKT_END, PKT_META, MEM, FUNC,
   STACK_INVALID, STACK_MISC, STACK_ZERO, STACK_SPILL, STACK_SIZE, SLOTS,
-  REG_NOT_INIT, REG_UNKNOWN, constReg, scalarReg, statesSafe, pathToArray, typeName, isPointer,
+  REG_NOT_INIT, REG_UNKNOWN, constReg, scalarReg, statesSafe, pathToArray, typeName, isPointer, type CompareOptions,
 } from './state.js';
 import { formatFrame, formatKernelInsn, formatReg, insnLine, type MapDesc } from './log.js';
 
@@ -201,6 +201,9 @@ class Verifier {
   private collected?: Map<number, InsnState['states'][number][]>;
   /** The state being interpreted (for error reports). */
   private cur: VState | null = null;
+  private readonly cmpPrune: CompareOptions;
+  private readonly cmpExact: CompareOptions;
+  private readonly cmpAllPrecise: CompareOptions;
   /** The current jump's log line, not written yet (forks made now remember it). */
   private linePending: string | undefined;
 
@@ -218,6 +221,9 @@ class Verifier {
     this.unpriv = opts.unprivileged ?? false;
     this.limit = opts.maxProcessed ?? COMPLEXITY_LIMIT;
     if (opts.collectStates || this.level >= 2) this.collected = new Map();
+    this.cmpPrune = { exact: false, allowUninitStack: !this.unpriv };
+    this.cmpExact = { exact: true, allowUninitStack: !this.unpriv };
+    this.cmpAllPrecise = { exact: false, allowUninitStack: !this.unpriv, allPrecise: true };
   }
 
   private get progType(): number {
@@ -370,6 +376,7 @@ class Verifier {
     const pc = st.pc;
     let list = this.explored[pc];
     const liveFn = this.liveFn(st);
+    const sig = this.typeSig(st, liveFn[liveFn.length - 1]!);
     const cbEntry = st.cur.callback !== undefined && this.cfg.subprogs[st.cur.subprog]!.start === pc;
     if (list && cbEntry) {
       // Callback iterations: a state included in an earlier iteration's entry state adds nothing
@@ -377,23 +384,35 @@ class Verifier {
       let last: Checkpoint | undefined;
       for (const cp of list) {
         if (cp.branches === 0 || cp.state.frames.length !== st.frames.length) continue;
-        if (statesSafe(cp.state, st, { exact: false, allowUninitStack: !this.unpriv, allPrecise: true }, liveFn)) return true;
+        if (statesSafe(cp.state, st, this.cmpAllPrecise, liveFn)) return true;
         last = cp;
       }
       if (last) this.widen(st, last.state);
     }
     if (list) {
-      for (const cp of list) {
+      let evict = false;
+      let loopChecks = 0;
+      for (let i = list.length - 1; i >= 0; i--) {
+        const cp = list[i]!;
         if (cp.branches > 0) {
           // A state above us on this very path: the same state again is an infinite loop.
-          if (this.cfg.loopHead[pc] && statesSafe(cp.state, st, { exact: true, allowUninitStack: !this.unpriv }, liveFn)) {
+          // (Checked against the few most recent iterations: a loop that does not change its
+          // state repeats at once; one that cycles slowly runs into the budget instead.)
+          if (this.cfg.loopHead[pc] && loopChecks++ < 8 &&
+            statesSafe(cp.state, st, this.cmpExact, liveFn)) {
             this.log(`infinite loop detected at insn ${pc}`);
             throw this.toError(new Reject('INFINITE_LOOP', `infinite loop detected at insn ${pc}`, 0,
               'nothing the loop condition depends on changes between iterations'));
           }
           continue;
         }
-        if (statesSafe(cp.state, st, { exact: false, allowUninitStack: !this.unpriv }, liveFn, cp.reads)) {
+        const os = cp.sig;
+        if (os && cp.state.frames.length === st.frames.length &&
+          (((os[0] ^ sig[0]) & ~os[2]) !== 0 || ((os[1] ^ sig[1]) & ~os[3]) !== 0)) {
+          cp.miss++;
+          continue;
+        }
+        if (statesSafe(cp.state, st, this.cmpPrune, liveFn, cp.reads)) {
           cp.hits++;
           this.propagatePrecision(cp, st);
           // What the old state's paths read, this path's ancestors must compare too.
@@ -401,6 +420,12 @@ class Verifier {
           return true;
         }
         cp.miss++;
+        // A finished state that keeps missing is not worth comparing against (the kernel drops these too).
+        if (cp.miss > cp.hits * 16 + 64) evict = true;
+      }
+      if (evict) {
+        list = list.filter((c) => c.branches > 0 || c.miss <= c.hits * 16 + 64);
+        this.explored[pc] = list;
       }
     }
     const force = this.cfg.loopHead[pc] === 1 || this.cfg.subprogStarting(pc) > 0;
@@ -416,7 +441,7 @@ class Verifier {
     }
     const cp: Checkpoint = {
       pc, state: st.snapshot(), branches: 1, parent: st.parent, histAt: st.hist, hits: 0, miss: 0,
-      reads: new Set(), written: st.written,
+      reads: new Set(), written: st.written, allMarked: false, sig,
     };
     list.push(cp);
     st.parent = cp;
@@ -454,16 +479,35 @@ class Verifier {
     }
   }
 
-  /** Which registers matter in each frame of a state at its pc (static liveness). */
-  private liveFn(st: VState): (f: number, r: number) => boolean {
+  /**
+   * Register types of the live registers of the current frame, 4 bits each (two halves of
+   * 5 registers), and the mask of those that are not initialised (an old state's wildcard).
+   * A stored state can only include the current one where the types agree.
+   */
+  private typeSig(st: VState, live: number): [number, number, number, number] {
+    const regs = st.cur.regs;
+    let lo = 0; let hi = 0; let wlo = 0; let whi = 0;
+    for (let r = 0; r < 10; r++) {
+      if (!((live >> r) & 1)) continue;
+      const t = regs[r]!.type & 0xf;
+      const sh = (r % 5) * 4;
+      if (r < 5) { lo |= t << sh; if (t === NOT_INIT) wlo |= 0xf << sh; } else { hi |= t << sh; if (t === NOT_INIT) whi |= 0xf << sh; }
+    }
+    return [lo, hi, wlo, whi];
+  }
+
+  /** Which registers matter in each frame of a state at its pc (static liveness), as bit masks. */
+  private liveFn(st: VState): number[] {
     const last = st.frames.length - 1;
-    return (f, r) => {
-      if (f === last) return ((this.live[st.pc]! >> r) & 1) === 1;
+    const out: number[] = [];
+    for (let f = 0; f <= last; f++) {
+      if (f === last) { out.push(this.live[st.pc]!); continue; }
       const callee = st.frames[f + 1]!;
       const cs = callee.callsite;
-      if (callee.callback) return (((this.live[cs]! | this.live[cs + 1]!) >> r) & 1) === 1;
-      return r >= 6 && ((this.live[cs + 1]! >> r) & 1) === 1;
-    };
+      if (callee.callback) out.push(this.live[cs]! | this.live[cs + 1]!);
+      else out.push(this.live[cs + 1]! & 0x3c0);
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------------
@@ -472,26 +516,27 @@ class Verifier {
   private markRegPrecise(st: VState, regs: number[]): void {
     const f = st.frames.length - 1;
     const set: PreciseSet = { regs: new Map([[f, 0]]), slots: new Set() };
-    let any = false;
+    const marked = new Set<Reg>();
     for (const r of regs) {
       const reg = st.cur.regs[r]!;
+      // Precise already: a walk from where it was marked covered its sources.
       if (reg.type !== SCALAR || reg.precise) continue;
       reg.precise = true;
+      marked.add(reg);
       set.regs.set(f, set.regs.get(f)! | (1 << r));
-      any = true;
     }
-    if (any) this.backtrack(st, set);
+    if (marked.size) this.backtrack(st, set, marked);
   }
 
   private markSlotPrecise(st: VState, frame: number, slot: number): void {
     const sp = st.frames[frame]!.spill[slot];
     if (!sp || sp.reg.type !== SCALAR || sp.reg.precise) return;
     sp.reg.precise = true;
-    this.backtrack(st, { regs: new Map(), slots: new Set([frame * SLOTS + slot]) });
+    this.backtrack(st, { regs: new Map(), slots: new Set([frame * SLOTS + slot]) }, new Set([sp.reg]));
   }
 
   /** Walk the path backwards, marking the sources of the set precise in every checkpoint above. */
-  private backtrack(st: VState, set: PreciseSet): void {
+  private backtrack(st: VState, set: PreciseSet, marked: Set<Reg>): void {
     let node = st.hist;
     let cp = st.parent;
     for (;;) {
@@ -502,7 +547,9 @@ class Verifier {
       }
       if (!cp) return;
       // Mark in the checkpoint; drop what is not a scalar there. Where everything was
-      // already precise, an earlier walk went on from here: stop.
+      // precise before this walk began, an earlier walk went on from here: stop.
+      // (A register object shared with the state being walked from was marked by
+      // this walk itself: that one does not count.)
       const s = cp.state;
       let fresh = 0;
       for (const [f, mask] of set.regs) {
@@ -511,7 +558,7 @@ class Verifier {
           if (!(m & (1 << r))) continue;
           const reg = s.frames[f]?.regs[r];
           if (!reg || reg.type !== SCALAR) { m &= ~(1 << r); continue; }
-          if (!reg.precise) { reg.precise = true; fresh++; }
+          if (!reg.precise) { reg.precise = true; marked.add(reg); fresh++; } else if (marked.has(reg)) fresh++;
         }
         set.regs.set(f, m);
       }
@@ -519,7 +566,7 @@ class Verifier {
         const f = Math.floor(k / SLOTS);
         const sp = s.frames[f]?.spill[k % SLOTS];
         if (!sp || sp.reg.type !== SCALAR) { set.slots.delete(k); continue; }
-        if (!sp.reg.precise) { sp.reg.precise = true; fresh++; }
+        if (!sp.reg.precise) { sp.reg.precise = true; marked.add(sp.reg); fresh++; } else if (marked.has(sp.reg)) fresh++;
       }
       if (fresh === 0) return;
       node = cp.histAt;
@@ -574,12 +621,27 @@ class Verifier {
       case 'call': {
         if (has(0)) m &= ~1;
         // Callback-taking helpers re-enter subprograms: not followed.
-        if (this.protoOf(x.imm)?.callback) return m === 0 && set.slots.size === 0;
+        if (this.protoOf(x.imm)?.callback) { set.regs.set(f, m); return emptySet(set); }
         break;
       }
+      case 'exit': {
+        // Backwards over a return: the caller's R0 was the callee's.
+        if (n.linked) return emptySet(set); // a callback's return into its helper: not followed
+        const caller = set.regs.get(f - 1) ?? 0;
+        set.regs.set(f, caller & 1);
+        set.regs.set(f - 1, caller & ~1);
+        return true;
+      }
+      case 'call_local': {
+        // Backwards over a call: the callee's arguments were the caller's R1-R5.
+        const callee = set.regs.get(f + 1) ?? 0;
+        set.regs.delete(f + 1);
+        set.regs.set(f, m | (callee & 0b111110));
+        return true;
+      }
       default:
-        // exit, bpf-to-bpf calls: frames change under us.
-        return m === 0 && set.slots.size === 0 && [...set.regs.values()].every((v) => v === 0);
+        // kfunc and indirect calls (refused anyway).
+        return emptySet(set);
     }
     set.regs.set(f, m);
     return true;
@@ -593,7 +655,11 @@ class Verifier {
       }
     };
     markState(st);
-    for (let c = st.parent; c; c = c.parent) markState(c.state);
+    // A checkpoint marked wholly had all of its ancestors marked too.
+    for (let c = st.parent; c && !c.allMarked; c = c.parent) {
+      markState(c.state);
+      c.allMarked = true;
+    }
   }
 
   /** The pruned path relied on the old state's precise registers: make them precise on this path too. */
@@ -733,7 +799,7 @@ class Verifier {
           reject('CALLX', 'indirect calls (callx) are not supported', 0);
           break;
         case 'exit': {
-          this.record(st, pc);
+          this.record(st, pc, -1, st.cur.callback ? 1 : 0);
           this.log(line);
           return this.exitInsn(st, pc);
         }
@@ -855,7 +921,17 @@ class Verifier {
     const op = x.op.alu!;
     const d = x.dst;
     const sym = formatKernelInsn(x).split(' ')[1];
-    if (!x.op.is64) reject('PTR_ARITH', `R${d} 32-bit pointer arithmetic prohibited`, 1 << d);
+    if (!x.op.is64) {
+      // A 32-bit difference involving a pointer is a (meaningless) number for root; nothing else is allowed.
+      if (op === 'sub' && !this.unpriv) {
+        fr.regs[d] = scalarReg(Scalar.urange(0n, 0xffffffffn));
+        return;
+      }
+      reject('PTR_ARITH', `R${d} 32-bit pointer arithmetic prohibited`, 1 << d);
+    }
+    if (isPointer(dst.type) && isPointer(src.type) && op !== 'add' && op !== 'sub') {
+      reject('PTR_ARITH', `R${d} pointer ${sym} pointer prohibited`, (1 << d) | (1 << x.src));
+    }
     if (op !== 'add' && op !== 'sub') {
       if (op === 'and' || op === 'or' || op === 'xor') {
         reject('PTR_ARITH', `R${d} bitwise operator ${sym} on pointer prohibited`, (1 << d) | (1 << x.src));
@@ -1971,6 +2047,12 @@ class Verifier {
 interface PreciseSet {
   regs: Map<number, number>;
   slots: Set<number>;
+}
+
+function emptySet(set: PreciseSet): boolean {
+  if (set.slots.size) return false;
+  for (const v of set.regs.values()) if (v) return false;
+  return true;
 }
 
 function swapOp(op: string): string {
