@@ -77,6 +77,8 @@ export interface VerifyOptions {
   readonly maxProcessed?: number;
   /** Collect the per-instruction abstract states (for the playground and tests). */
   readonly collectStates?: boolean;
+  /** Testing aid: explore every path without state pruning (exponential; for checking the pruning itself). */
+  readonly noPrune?: boolean;
 }
 
 export interface VerifyStats {
@@ -374,6 +376,7 @@ class Verifier {
   /** Prune the path if a verified state subsumes it; else maybe store it as a checkpoint. */
   private isStateVisited(st: VState): boolean {
     const pc = st.pc;
+    if (this.opts.noPrune) return false;
     let list = this.explored[pc];
     const liveFn = this.liveFn(st);
     const sig = this.typeSig(st, liveFn[liveFn.length - 1]!);

@@ -171,3 +171,65 @@ export function generate(seed: number, n: number): GenProgram[] {
   for (let i = 0; i < n; i++) out.push(kinds[i % kinds.length]!(r));
   return out;
 }
+
+/**
+ * Programs made of many small diamonds, spills and fills, ALU steps and
+ * value-dependent map accesses: they stress state pruning (precision marks,
+ * stack read marks, linked registers). Verifying one with and without
+ * pruning must give the same verdict.
+ */
+export function generatePruning(seed: number, n: number): GenProgram[] {
+  const r = new Rng(seed);
+  const out: GenProgram[] = [];
+  for (let p = 0; p < n; p++) {
+    const maps: MapInfo[] = [{ type: 1, keySize: 4, valueSize: 64, maxEntries: 4 }];
+    const L: string[] = [
+      'r6 = *(u32 *)(r1 + 12)', 'r7 = *(u32 *)(r1 + 16)', '*(u32 *)(r10 - 4) = 0', 'r2 = r10', 'r2 += -4',
+      'ld_pseudo r1, 1, 0', 'call bpf_map_lookup_elem', 'if r0 == 0 goto end', 'r8 = r0',
+      'r1 = 0', 'r2 = 1', 'r3 = r6', 'r4 = r7', 'r5 = 2', 'r9 = 3',
+    ];
+    const regs = ['r1', 'r2', 'r3', 'r4', 'r5', 'r9'];
+    const written = new Set<number>();
+    const blocks = r.int(8) + 4;
+    let lbl = 0;
+    for (let b = 0; b < blocks; b++) {
+      const x = r.pick(regs);
+      const y = r.pick(regs);
+      switch (r.int(6)) {
+        case 0: { // diamond
+          const a = `a${lbl}`; const j = `j${lbl++}`;
+          const op = r.pick(['>', '<', '==', '!=', 's>', '&']);
+          L.push(`if ${x} ${op} ${r.int(40)} goto ${a}`, `${y} = ${r.int(70)}`, `goto ${j}`, `${a}:`,
+            r.chance(0.5) ? `${y} = ${r.int(70)}` : `${y} &= ${r.pick([7, 15, 63, 127])}`, `${j}:`);
+          break;
+        }
+        case 1: { // spill
+          const k = r.int(4) + 1;
+          L.push(`*(u64 *)(r10 - ${8 + 8 * k}) = ${x}`);
+          written.add(k);
+          break;
+        }
+        case 2: { // fill (of a slot written on every path so far)
+          const ks = [...written];
+          if (ks.length) L.push(`${x} = *(u64 *)(r10 - ${8 + 8 * r.pick(ks)})`);
+          break;
+        }
+        case 3:
+          L.push(r.chance(0.5) ? `${x} ${r.pick(['+=', '-=', '&=', '|=', '>>=', '<<='])} ${r.int(8)}` : `${x} ${r.pick(['+=', '&=', '|=', '^='])} ${y}`);
+          break;
+        case 4:
+          L.push(`${x} = ${y}`);
+          break;
+        default: { // access depending on a value, checked or not
+          const s = `s${lbl++}`;
+          if (r.chance(0.7)) L.push(`if ${x} > ${r.pick([56, 60, 63, 64])} goto ${s}`);
+          L.push('r0 = r8', `r0 += ${x}`, 'r0 = *(u8 *)(r0 + 0)', `${s}:`);
+          break;
+        }
+      }
+    }
+    L.push('end:', 'r0 = 0', 'exit');
+    out.push({ kind: 'pruning', progType: 6, unprivileged: false, maps, text: L.join('\n') });
+  }
+  return out;
+}

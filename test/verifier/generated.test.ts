@@ -10,7 +10,7 @@ import { verify } from '../../src/verifier/verifier.js';
 import { kernelAvailable, kernelLoad } from '../../src/cli/kernel-oracle.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { createMap } from '../../src/runtime/maps/create.js';
-import { generate, Rng } from './gen.js';
+import { generate, generatePruning, Rng } from './gen.js';
 
 const SEED = 20261122;
 const progs = generate(SEED, 250).map((g) => ({ ...g, insns: assemble(g.text) }));
@@ -62,4 +62,23 @@ test('generated programs: accepted programs never fault in checked mode', () => 
     }
   });
   assert.ok(runs > 500, `${runs} runs`);
+});
+
+test('pruning changes no verdict: many-diamond programs verified with and without it (and by Linux)', () => {
+  const ps = generatePruning(SEED, 150);
+  let accepted = 0;
+  const wrong: string[] = [];
+  for (const g of ps) {
+    const insns = assemble(g.text);
+    const a = verify(insns, { progType: g.progType, maps: g.maps });
+    const b = verify(insns, { progType: g.progType, maps: g.maps, noPrune: true, maxProcessed: 2_000_000 });
+    if (a.ok) accepted++;
+    if (a.ok !== b.ok) wrong.push(`pruned ${a.ok}, unpruned ${b.ok} (${b.error?.message})\n${g.text}`);
+    if (avail.ok) {
+      const k = kernelLoad({ insns: encode(insns), progType: g.progType, maps: g.maps, logLevel: 0 });
+      if (k.loaded !== a.ok) wrong.push(`tsbpf ${a.ok}, kernel ${k.loaded}\n${g.text}`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+  assert.ok(accepted > 50 && accepted < ps.length, `${accepted} of ${ps.length} accepted`);
 });
