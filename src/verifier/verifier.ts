@@ -749,6 +749,10 @@ class Verifier {
             val = constReg(BigInt(x.imm));
           }
           const ptr = fr.regs[x.dst]!;
+          if (this.unpriv && k === 'stx' && isPointer(val.type) && ptr.type !== PTR_STACK && ptr.type !== SCALAR && ptr.type !== NOT_INIT) {
+            reject('PTR_LEAK', `R${x.src} leaks addr into ${ptr.type === MAP_VALUE ? 'map' : ptr.type === PTR_CTX ? 'ctx' : 'mem'}`, 1 << x.src,
+              'unprivileged programs may not store pointers outside the stack');
+          }
           const r = this.memAccess(st, x.dst, ptr, x.off, x.op.size, true, val, false, pc, k === 'st');
           spi = r.spi;
           if (r.spi >= 0) effectSlots = [r.spi % SLOTS];
@@ -1053,9 +1057,6 @@ class Verifier {
     if (ptr.maybeNull) {
       reject('NULL_DEREF', `R${regno} invalid mem access '${tn}'`, 1 << regno,
         'check the pointer against NULL first: if (!p) return 0;');
-    }
-    if (write && val && isPointer(val.type) && this.unpriv && ptr.type !== PTR_STACK) {
-      reject('PTR_LEAK', `R${regno === undefined ? '' : ''}${'' }leaks addr into ${ptr.type === MAP_VALUE ? 'map' : 'mem'}`, 0);
     }
     switch (ptr.type) {
       case SCALAR:
