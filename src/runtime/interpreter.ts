@@ -278,16 +278,7 @@ class Ctx implements HelperContext {
     this.stopR0 = BigInt.asUintN(64, BigInt(r0));
   }
   checkAccess(addr: bigint | number, size: number, write: boolean): number {
-    const a = typeof addr === 'bigint' ? Number(BigInt.asUintN(64, addr)) : addr;
-    const m = this.memory;
-    if (this.checked) {
-      const r = m.findRegion(a, size);
-      if (!r) throw memFault(m, this.pc, a, size, write ? 'helper write' : 'helper read', a);
-      if (write && !r.writable) throw roFault(r, this.pc, a, size);
-    } else if (!(a >= 0 && a + size <= m.size)) {
-      throw new RuntimeFault('FAULT_MEMORY', `helper access of ${size} bytes at 0x${a.toString(16)} is outside the memory`, this.pc, a);
-    }
-    return a;
+    return helperAccess(this.memory, this.checked, this.pc, addr, size, write);
   }
 }
 
@@ -299,7 +290,25 @@ function hex(a: number): string {
   return a < 0 ? '-0x' + (-a).toString(16) : '0x' + a.toString(16);
 }
 
-function memFault(m: LinearMemory, pc: number, a: number, size: number, what: string, base: number): RuntimeFault {
+/**
+ * A helper's access to [addr, addr+size): in checked mode it must lie in one
+ * region (writable for a write); unchecked, inside the memory. Shared by both
+ * engines' HelperContext.checkAccess.
+ */
+export function helperAccess(m: LinearMemory, checked: boolean, pc: number, addr: bigint | number, size: number, write: boolean): number {
+  const a = typeof addr === 'bigint' ? Number(BigInt.asUintN(64, addr)) : addr;
+  if (checked) {
+    const r = m.findRegion(a, size);
+    if (!r) throw memFault(m, pc, a, size, write ? 'helper write' : 'helper read', a);
+    if (write && !r.writable) throw roFault(r, pc, a, size);
+  } else if (!(a >= 0 && a + size <= m.size)) {
+    throw new RuntimeFault('FAULT_MEMORY', `helper access of ${size} bytes at 0x${a.toString(16)} is outside the memory`, pc, a);
+  }
+  return a;
+}
+
+/** The fault of an access outside every region (both engines report it alike). */
+export function memFault(m: LinearMemory, pc: number, a: number, size: number, what: string, base: number): RuntimeFault {
   // Name the region the base pointer is in (or just past the end of, like R10), else the one hit.
   const at = (x: number): Region | undefined => (x >= 0 && x < TWO32 ? m.regionAt(x) : undefined);
   const r = at(base) ?? at(base - 1) ?? at(a);
@@ -307,7 +316,8 @@ function memFault(m: LinearMemory, pc: number, a: number, size: number, what: st
   return new RuntimeFault('FAULT_MEMORY', `${what} of ${size} bytes at ${hex(a)}: ${where}`, pc, a, r?.name);
 }
 
-function roFault(r: Region, pc: number, a: number, size: number): RuntimeFault {
+/** The fault of a write to a read-only region. */
+export function roFault(r: Region, pc: number, a: number, size: number): RuntimeFault {
   return new RuntimeFault('FAULT_READONLY', `write of ${size} bytes at ${hex(a)}: region '${r.name}' is read-only`, pc, a, r.name);
 }
 

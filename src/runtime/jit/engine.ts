@@ -27,8 +27,8 @@ import { RuntimeFault, isTsbpfError } from '../../errors.js';
 import type { Instruction } from '../../isa/instruction.js';
 import { MAX_CALL_FRAMES, STACK_SIZE } from '../../isa/opcodes.js';
 import { type HelperContext, HelperRegistry, defaultHelpers } from '../helpers.js';
-import { CODE_ADDR_TAG, DEFAULT_BUDGET, type RunEnv, type RunResult, STACK_AREA } from '../interpreter.js';
-import type { LinearMemory, Region } from '../memory.js';
+import { CODE_ADDR_TAG, DEFAULT_BUDGET, type RunEnv, type RunResult, STACK_AREA, helperAccess, memFault, roFault } from '../interpreter.js';
+import type { LinearMemory } from '../memory.js';
 import { type CompiledCode, FaultKind, type JitCompileOptions, SCRATCH, compileProgram } from './compile.js';
 import { mapInfo } from './maplookup.js';
 
@@ -195,29 +195,8 @@ class JitCtx implements HelperContext {
     return viewOf(this.memory).getInt32(this.scratch + SCRATCH.CALL_DEPTH, true);
   }
   checkAccess(addr: bigint | number, size: number, write: boolean): number {
-    const a = typeof addr === 'bigint' ? Number(BigInt.asUintN(64, addr)) : addr;
-    const m = this.memory;
-    if (this.checked) {
-      const r = m.findRegion(a, size);
-      if (!r) throw memFault(m, this.pc, a, size, write ? 'helper write' : 'helper read', a);
-      if (write && !r.writable) throw roFault(r, this.pc, a, size);
-    } else if (!(a >= 0 && a + size <= m.size)) {
-      throw new RuntimeFault('FAULT_MEMORY', `helper access of ${size} bytes at 0x${a.toString(16)} is outside the memory`, this.pc, a);
-    }
-    return a;
+    return helperAccess(this.memory, this.checked, this.pc, addr, size, write);
   }
-}
-
-function memFault(m: LinearMemory, pc: number, a: number, size: number, what: string, base: number): RuntimeFault {
-  // As the interpreter: name the region the base pointer is in (or just past the end of), else the one hit.
-  const at = (x: number): Region | undefined => (x >= 0 && x < TWO32 ? m.regionAt(x) : undefined);
-  const r = at(base) ?? at(base - 1) ?? at(a);
-  const where = r ? `outside region '${r.name}' [${hex(r.start)}, ${hex(r.end)})` : 'not in any region';
-  return new RuntimeFault('FAULT_MEMORY', `${what} of ${size} bytes at ${hex(a)}: ${where}`, pc, a, r?.name);
-}
-
-function roFault(r: Region, pc: number, a: number, size: number): RuntimeFault {
-  return new RuntimeFault('FAULT_READONLY', `write of ${size} bytes at ${hex(a)}: region '${r.name}' is read-only`, pc, a, r.name);
 }
 
 /** One instance of a compiled module on one memory, with the host functions it imports. */
