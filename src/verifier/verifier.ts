@@ -755,6 +755,10 @@ class Verifier {
           }
           const r = this.memAccess(st, x.dst, ptr, x.off, x.op.size, true, val, false, pc, k === 'st');
           spi = r.spi;
+          if (k === 'stx' && ptr.type === PTR_STACK && x.op.size < 8 && val.type === SCALAR && val.s.isConst()) {
+            // A narrow store of a constant leaves zero (or misc) bytes: which one depends on the value.
+            this.markRegPrecise(st, [x.src]);
+          }
           if (r.spi >= 0) effectSlots = [r.spi % SLOTS];
           effectMask = (1 << x.dst) | (k === 'stx' ? 1 << x.src : 0);
           st.pc = pc + 1;
@@ -968,7 +972,8 @@ class Verifier {
     if (ptr.type === PTR_CTX && !sc.s.isConst()) {
       reject('PTR_ARITH', `R${d} variable ctx access var_off=${'(0x0; 0x0)'} disallowed`, 1 << d);
     }
-    if (scReg >= 0 && !sc.s.isConst()) this.markRegPrecise(st, [scReg]);
+    // The pointer's new offset depends on the scalar's exact value, constant or not.
+    if (scReg >= 0) this.markRegPrecise(st, [scReg]);
     if (sc.s.isConst()) {
       const v = sc.s.svalue;
       const off = BigInt(ptr.off) + (op === 'add' ? v : -v);
@@ -1391,6 +1396,8 @@ class Verifier {
     const isZero = (r: Reg): boolean => r.type === SCALAR && r.s.isConst() && r.s.value === 0n;
     if ((op === 'jeq' || op === 'jne') && ((isPointer(a.type) && isZero(b)) || (isPointer(b.type) && isZero(a)))) {
       const p = isPointer(a.type) ? a : b;
+      // A register compared as NULL: its being exactly 0 decides what the branch teaches.
+      if (x.op.srcReg) this.markRegPrecise(st, [isPointer(a.type) ? x.src : x.dst]);
       const eqTaken = op === 'jeq';
       if (!p.maybeNull) {
         // A valid pointer is never NULL.
@@ -1583,6 +1590,7 @@ class Verifier {
     let allocSize = 0;
     let releaseRef = 0;
     let keyIsZero = false;
+    let keySlots: Array<[number, number]> | undefined;
     const sizes: number[] = [];
     const args = proto.args;
     for (let i = 0; i < args.length; i++) {
@@ -1606,6 +1614,11 @@ class Verifier {
           if (!m) reject('ARG_TYPE', `R${r} map pointer argument missing`, 1 << r);
           const sz = t === 'map_key' ? m.keySize : m.valueSize;
           keyIsZero = this.helperMem(st, r, reg, sz, t === 'uninit_map_value', pc, t === 'map_key' ? 'map_key' : 'map_value') && t === 'map_key';
+          if (keyIsZero && reg.type === PTR_STACK) {
+            const b0 = reg.off + STACK_SIZE;
+            keySlots = [];
+            for (let sl = b0 >> 3; sl <= (b0 + sz - 1) >> 3; sl++) keySlots.push([reg.frame, sl]);
+          }
           break;
         }
         case 'ctx':
@@ -1617,9 +1630,12 @@ class Verifier {
           this.checkRegInit(fr, r + 1);
           const zeroOk = args[i + 1] === 'size_or_zero';
           if (t === 'mem_or_null' && reg.type === SCALAR && reg.s.isConst() && reg.s.value === 0n) {
+            // NULL: it being exactly 0 (and the size too) is what makes the call valid.
+            this.markRegPrecise(st, [r]);
             if (sreg.type !== SCALAR || !sreg.s.isConst() || sreg.s.value !== 0n) {
               reject('ARG_SIZE', `R${r + 1} size must be 0 for a NULL R${r}`, 1 << (r + 1));
             }
+            this.markRegPrecise(st, [r + 1]);
             i++;
             break;
           }
@@ -1655,6 +1671,7 @@ class Verifier {
           if (!(reg.type === PTR_STACK || (reg.type === SCALAR && reg.s.isConst() && reg.s.value === 0n))) {
             this.argType(r, reg, 'fp');
           }
+          if (reg.type === SCALAR) this.markRegPrecise(st, [r]);
           break;
       }
     }
@@ -1668,7 +1685,7 @@ class Verifier {
       return false;
     }
     if (releaseRef) this.releaseRef(st, releaseRef);
-    this.afterHelper(st, proto, pc, mapIdx, allocSize, keyIsZero);
+    this.afterHelper(st, proto, pc, mapIdx, allocSize, keyIsZero, keySlots);
     if (proto.retMaxFromArg !== undefined && sizes[proto.retMaxFromArg] !== undefined) {
       // The helper returns at most the buffer size (or a negative error).
       const r0 = Scalar.unknown();
@@ -1778,7 +1795,8 @@ class Verifier {
     }
   }
 
-  private afterHelper(st: VState, proto: HelperProto, pc: number, mapIdx: number, allocSize: number, keyIsZero: boolean): void {
+  private afterHelper(st: VState, proto: HelperProto, pc: number, mapIdx: number, allocSize: number, keyIsZero: boolean,
+    keySlots?: Array<[number, number]>): void {
     const fr = st.cur;
     for (let r = 1; r <= 5; r++) fr.regs[r] = REG_NOT_INIT;
     switch (proto.ret) {
@@ -1797,6 +1815,7 @@ class Verifier {
           break;
         }
         const constKey = keyIsZero && (m.type === MAP_TYPE.ARRAY || m.type === MAP_TYPE.PERCPU_ARRAY) && m.maxEntries > 0;
+        if (constKey && keySlots) for (const [f, sl] of keySlots) this.markSlotPrecise(st, f, sl);
         fr.regs[0] = constKey
           ? new Reg({ type: MAP_VALUE, map: mapIdx })
           : new Reg({ type: MAP_VALUE, map: mapIdx, maybeNull: true, id: this.newId() });

@@ -182,7 +182,7 @@ export function generatePruning(seed: number, n: number): GenProgram[] {
   const r = new Rng(seed);
   const out: GenProgram[] = [];
   for (let p = 0; p < n; p++) {
-    const maps: MapInfo[] = [{ type: 1, keySize: 4, valueSize: 64, maxEntries: 4 }];
+    const maps: MapInfo[] = [{ type: 1, keySize: 4, valueSize: 64, maxEntries: 4 }, { type: 2, keySize: 4, valueSize: 8, maxEntries: 4 }];
     const L: string[] = [
       'r6 = *(u32 *)(r1 + 12)', 'r7 = *(u32 *)(r1 + 16)', '*(u32 *)(r10 - 4) = 0', 'r2 = r10', 'r2 += -4',
       'ld_pseudo r1, 1, 0', 'call bpf_map_lookup_elem', 'if r0 == 0 goto end', 'r8 = r0',
@@ -195,12 +195,23 @@ export function generatePruning(seed: number, n: number): GenProgram[] {
     for (let b = 0; b < blocks; b++) {
       const x = r.pick(regs);
       const y = r.pick(regs);
-      switch (r.int(6)) {
+      switch (r.int(8)) {
+        case 6: // straight-line padding (lets checkpoints form at the next join)
+          for (let i = r.int(10); i > 0; i--) L.push('r0 = 1');
+          break;
+        case 7: { // a key stored narrowly, an array lookup, a dereference with or without a null check
+          const s2 = `k${lbl++}`;
+          L.push(`*(u32 *)(r10 - 4) = ${x}`, 'r2 = r10', 'r2 += -4', 'ld_pseudo r1, 1, 1', 'call bpf_map_lookup_elem');
+          if (r.chance(0.5)) L.push(`if r0 == 0 goto ${s2}`);
+          L.push('r0 = *(u8 *)(r0 + 0)', `${s2}:`, 'r1 = 0', 'r2 = 1', 'r3 = r6', 'r4 = r7', 'r5 = 2');
+          break;
+        }
         case 0: { // diamond
           const a = `a${lbl}`; const j = `j${lbl++}`;
           const op = r.pick(['>', '<', '==', '!=', 's>', '&']);
-          L.push(`if ${x} ${op} ${r.int(40)} goto ${a}`, `${y} = ${r.int(70)}`, `goto ${j}`, `${a}:`,
-            r.chance(0.5) ? `${y} = ${r.int(70)}` : `${y} &= ${r.pick([7, 15, 63, 127])}`, `${j}:`);
+          const pad = r.chance(0.5) ? Array.from({ length: r.int(10) }, () => 'r0 = 1') : [];
+          L.push(`if ${x} ${op} ${r.int(40)} goto ${a}`, `${y} = ${r.pick([0, r.int(70), 1000])}`, ...pad, `goto ${j}`, `${a}:`,
+            r.chance(0.5) ? `${y} = ${r.pick([0, r.int(70), 1000])}` : `${y} &= ${r.pick([7, 15, 63, 127])}`, `${j}:`);
           break;
         }
         case 1: { // spill
