@@ -617,8 +617,10 @@ class Verifier {
       case 'ja':
         break;
       case 'jcond': {
-        const regs = bit(x.dst) | (x.op.srcReg ? bit(x.src) : 0) | n.linked;
+        const regs = bit(x.dst) | (x.op.srcReg ? bit(x.src) : 0) | (n.linked & 0x3ff);
         if (m & regs) m |= regs;
+        // A refinement reached a spilled or other-frame copy too: not followed, mark everything.
+        if (n.linked & (1 << 15) && (m & regs || set.slots.size)) return false;
         break;
       }
       case 'call': {
@@ -728,6 +730,8 @@ class Verifier {
           spi = r.spi;
           fr.regs[x.dst] = r.value!;
           effectMask = (1 << x.src) | (1 << x.dst);
+          // A fill shows the slot it read, as the kernel's log does.
+          if (r.spi >= 0 && Math.floor(r.spi / SLOTS) === st.frames.length - 1 && fr.spill[r.spi % SLOTS]) effectSlots = [r.spi % SLOTS];
           st.pc = pc + 1;
           break;
         }
@@ -829,7 +833,8 @@ class Verifier {
     let m = mask;
     if (slots && slots.length) m |= 1 << 10;
     const text = formatFrame(fr, this.mapDescs(), m, slots ?? []);
-    return `${line.padEnd(37)} ;${text ? ' ' + text : ''}`;
+    const frame = st.frames.length > 1 && text ? `frame${st.frames.length - 1}: ` : '';
+    return `${line.padEnd(37)} ;${text ? ' ' + frame + text : ''}`;
   }
 
   private mapDescs(): readonly MapDesc[] {
@@ -1360,7 +1365,7 @@ class Verifier {
     const b = x.op.srcReg ? fr.regs[x.src]! : constReg(BigInt(x.imm));
     const target = pc + 1 + x.off;
     const next = pc + 1;
-    const linked = this.linkedMask(fr, a, b, x);
+    const linked = this.linkedMask(st, a, b, x);
 
     const follow = (taken: boolean): void => { st.pc = taken ? target : next; };
 
@@ -1435,13 +1440,25 @@ class Verifier {
     this.push(child, pc);
   }
 
-  private linkedMask(fr: Frame, a: Reg, b: Reg, x: Instruction): number {
+  /**
+   * Registers of the current frame linked (same scalar id) to the compared ones; bit 15 when
+   * a copy lives elsewhere (spilled, or in another frame): precision walks do not follow those.
+   */
+  private linkedMask(st: VState, a: Reg, b: Reg, x: Instruction): number {
+    const ids: number[] = [];
+    if (a.type === SCALAR && a.id) ids.push(a.id);
+    if (x.op.srcReg && b.type === SCALAR && b.id) ids.push(b.id);
+    if (!ids.length) return 0;
     let m = 0;
-    for (let r = 0; r < 10; r++) {
-      const reg = fr.regs[r]!;
-      if (reg.type !== SCALAR || !reg.id) continue;
-      if ((a.type === SCALAR && a.id === reg.id) || (x.op.srcReg && b.type === SCALAR && b.id === reg.id)) m |= 1 << r;
-    }
+    const last = st.frames.length - 1;
+    st.frames.forEach((f, fi) => {
+      for (let r = 0; r < 10; r++) {
+        const reg = f.regs[r]!;
+        if (reg.type !== SCALAR || !ids.includes(reg.id)) continue;
+        m |= fi === last ? 1 << r : 1 << 15;
+      }
+      for (const sp of f.spill) if (sp && sp.reg.type === SCALAR && ids.includes(sp.reg.id)) m |= 1 << 15;
+    });
     return m;
   }
 
