@@ -188,6 +188,11 @@ export class Scalar {
 
   /** Low-32-bit ranges from 64-bit ranges whose upper halves agree. */
   private deduce32From64(): void {
+    // A value inside the s32 range is its own low half, read as signed.
+    if (this.smin >= -0x80000000n && this.smax <= 0x7fffffffn) {
+      this.s32min = Math.max(this.s32min, Number(this.smin));
+      this.s32max = Math.min(this.s32max, Number(this.smax));
+    }
     if ((this.umin >> 32n) === (this.umax >> 32n)) {
       const lo = Number(this.umin & U32N);
       const hi = Number(this.umax & U32N);

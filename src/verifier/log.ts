@@ -124,14 +124,13 @@ function num32(v: number, signed: boolean): string {
 interface RangeEntry { name: string; v: bigint; w: 32 | 64; signed: boolean; dflt: boolean; text: string }
 
 function rangeEq(a: RangeEntry, b: RangeEntry): boolean {
-  if (a.w === 64 && b.w === 64) {
-    if (BigInt.asUintN(64, a.v) !== BigInt.asUintN(64, b.v)) return false;
-    return a.signed === b.signed || (a.signed ? a.v >= 0n : b.v >= 0n);
-  }
+  // Merged when they are the same number; a 32-bit bound also merges with a 64-bit one
+  // that equals its unsigned reading (as Linux prints smin=umin=smin32=umin32=0xfffe7960).
+  if (a.v === b.v) return true;
   if (a.w === 32 && b.w === 32) return BigInt.asUintN(32, a.v) === BigInt.asUintN(32, b.v);
+  if (a.w === 64 && b.w === 64) return false;
   const [w64, w32] = a.w === 64 ? [a, b] : [b, a];
-  const u = BigInt.asUintN(64, w64.v);
-  return (!w64.signed || w64.v >= 0n) && u <= 0xffffffffn && u === BigInt.asUintN(32, w32.v);
+  return w64.v >= 0n && w64.v <= 0xffffffffn && w64.v === BigInt.asUintN(32, w32.v);
 }
 
 /** `smin=smin32=0,smax=umax=smax32=umax32=255,var_off=(0x0; 0xff)`; empty for an unknown value. */

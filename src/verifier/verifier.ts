@@ -206,6 +206,8 @@ class Verifier {
   private readonly cmpPrune: CompareOptions;
   private readonly cmpExact: CompareOptions;
   private readonly cmpAllPrecise: CompareOptions;
+  /** The current instruction marked registers precise (the kernel's log then prints the effect on its own line). */
+  private precisionWalked = false;
   /** The current jump's log line, not written yet (forks made now remember it). */
   private linePending: string | undefined;
 
@@ -528,7 +530,14 @@ class Verifier {
       marked.add(reg);
       set.regs.set(f, set.regs.get(f)! | (1 << r));
     }
-    if (marked.size) this.backtrack(st, set, marked);
+    if (marked.size) {
+      this.precisionWalked = true;
+      if (this.level >= 2) {
+        const names = regs.filter((r) => marked.has(st.cur.regs[r]!)).map((r) => `r${r}`).join(',');
+        this.log(`mark_precise: frame${f}: last_idx ${st.pc} first_idx ${st.parent?.pc ?? 0} subseq_idx -1 regs=${names}`);
+      }
+      this.backtrack(st, set, marked);
+    }
   }
 
   private markSlotPrecise(st: VState, frame: number, slot: number): void {
@@ -706,6 +715,7 @@ class Verifier {
     const fr = st.cur;
     st.insnsSince++;
     const line = this.level > 0 ? insnLine(pc, x) : '';
+    this.precisionWalked = false;
     const k = x.op.kind;
     let effectMask = 0;
     let effectSlots: number[] | undefined;
@@ -792,15 +802,17 @@ class Verifier {
           this.linePending = undefined;
           this.record(st, pc, -1, linked);
           effectMask = (1 << x.dst) | (x.op.srcReg ? 1 << x.src : 0);
-          if (this.level > 0) this.log(this.withEffect(line, st, effectMask));
+          if (this.level > 0) this.logEffect(line, st, effectMask);
           return false;
         }
         case 'call': {
+          st.jmpsSince++; // calls and exits count as jumps for the checkpoint heuristic, as in Linux
           this.record(st, pc);
           const r = this.helperCall(st, x, pc, line);
           return r;
         }
         case 'call_local': {
+          st.jmpsSince++;
           this.record(st, pc);
           this.log(line);
           this.localCall(st, x, pc);
@@ -814,6 +826,7 @@ class Verifier {
           reject('CALLX', 'indirect calls (callx) are not supported', 0);
           break;
         case 'exit': {
+          st.jmpsSince++;
           this.record(st, pc, -1, st.cur.callback ? 1 : 0);
           this.log(line);
           return this.exitInsn(st, pc);
@@ -824,8 +837,26 @@ class Verifier {
       throw e;
     }
     this.record(st, pc, spi);
-    if (this.level > 0) this.log(this.withEffect(line, st, effectMask, effectSlots));
+    if (this.level > 0) this.logEffect(line, st, effectMask, effectSlots);
     return false;
+  }
+
+  /** `N: (op) insn ; effect`, or, after a precision walk, the effect on a line of its own (as Linux prints it). */
+  private logEffect(line: string, st: VState, mask: number, slots?: number[]): void {
+    if (!this.precisionWalked) {
+      this.log(this.withEffect(line, st, mask, slots));
+      return;
+    }
+    const e = this.withEffect('', st, mask, slots);
+    const text = e.slice(e.indexOf(';') + 1).trim();
+    if (this.level < 2) this.log(line);
+    else {
+      // The insn line goes before the mark_precise lines already written for it.
+      let i = this.lines.length;
+      while (i > 0 && this.lines[i - 1]!.startsWith('mark_precise:')) i--;
+      this.lines.splice(i, 0, line);
+    }
+    this.log(`${st.pc}: ${text}`);
   }
 
   private withEffect(line: string, st: VState, mask: number, slots?: number[]): string {
@@ -834,7 +865,8 @@ class Verifier {
     if (slots && slots.length) m |= 1 << 10;
     const text = formatFrame(fr, this.mapDescs(), m, slots ?? []);
     const frame = st.frames.length > 1 && text ? `frame${st.frames.length - 1}: ` : '';
-    return `${line.padEnd(37)} ;${text ? ' ' + frame + text : ''}`;
+    const refs = st.refs.length ? ` refs=${st.refs.map((r) => r.id).join(',')}` : '';
+    return `${padInsn(line)};${text ? ' ' + frame + text : ''}${refs}`;
   }
 
   private mapDescs(): readonly MapDesc[] {
@@ -1504,7 +1536,7 @@ class Verifier {
     const id = p.id;
     const conv = (q: Reg): Reg => {
       if (isNull) return constReg(0n);
-      return q.with({ maybeNull: false, id: q.refId ? q.id : 0 });
+      return q.with({ maybeNull: false, id: 0 });
     };
     const match = (q: Reg): boolean => q.maybeNull && id !== 0 && q.id === id;
     for (const f of st.frames) {
@@ -1711,7 +1743,7 @@ class Verifier {
       r0.sync();
       fr.regs[0] = scalarReg(r0);
     }
-    if (this.level > 0) this.log(this.withEffect(line, st, 1));
+    if (this.level > 0) this.logEffect(line, st, 1);
     return false;
   }
 
@@ -1839,6 +1871,7 @@ class Verifier {
         break;
       }
       case 'ringbuf_mem_or_null': {
+        this.newId(); // Linux spends one id on the call before the reference's (keeps the log's numbers alike)
         const id = this.newId();
         fr.regs[0] = new Reg({ type: MEM, ringbuf: true, maybeNull: true, id, refId: id, memSize: allocSize });
         st.refs = [...st.refs, { id, insn: pc } as RefEntry];
@@ -2103,6 +2136,11 @@ function swapOp(op: string): string {
     case 'jle': return 'jge';
     default: return op;
   }
+}
+
+/** The kernel aligns the `;` of an instruction's effect at column 38, or further by steps of 8. */
+function padInsn(line: string): string {
+  return line.padEnd(38 + 8 * Math.ceil(Math.max(0, line.length + 3 - 38) / 8));
 }
 
 function now(): number {
