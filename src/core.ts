@@ -33,3 +33,5 @@ export {
   type ProgType, type HostEnv, type TaskInfo, type FibRoute, type CtxField, type RedirectRecord, type TestRunInput,
   type TestRunOutput,
 } from './runtime/progtypes/index.js';
+export * as verifier from './verifier/index.js';
+export { verify, verifyBytes, type VerifyOptions, type VerifyResult } from './verifier/index.js';
