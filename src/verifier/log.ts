@@ -167,8 +167,8 @@ function num64u(v: bigint): string {
 // ---- Registers and stack ----
 
 /** A register's value in kernel notation: `0`, `scalar(umax=255)`, `pkt(off=14,r=14)`, `fp-8`, `map_value(ks=4,vs=8)`. */
-export function formatReg(r: Reg, maps: readonly MapDesc[]): string {
-  const P = r.precise ? 'P' : '';
+export function formatReg(r: Reg, maps: readonly MapDesc[], showPrecise = true): string {
+  const P = r.precise && showPrecise ? 'P' : '';
   if (r.type === NOT_INIT) return '?';
   if (r.type === SCALAR) {
     if (r.s.isConst() && r.id === 0) return P + num64(r.s.value);
@@ -204,11 +204,11 @@ export function formatReg(r: Reg, maps: readonly MapDesc[]): string {
 }
 
 /** `fp-8=0000????`, `fp-16=map_value(...)`, or undefined for an untouched slot. */
-export function formatSlot(f: Frame, slot: number, maps: readonly MapDesc[]): string | undefined {
+export function formatSlot(f: Frame, slot: number, maps: readonly MapDesc[], showPrecise = true): string | undefined {
   const base = slot * 8;
   const name = `fp-${(SLOTS - slot) * 8}`;
   const sp = f.spill[slot];
-  if (sp && sp.size === 8) return `${name}=${formatReg(sp.reg, maps)}`;
+  if (sp && sp.size === 8) return `${name}=${formatReg(sp.reg, maps, showPrecise)}`;
   let s = '';
   let any = false;
   for (let i = 7; i >= 0; i--) {
@@ -220,17 +220,17 @@ export function formatSlot(f: Frame, slot: number, maps: readonly MapDesc[]): st
 }
 
 /** `R1=ctx() R10=fp0 fp-8=mmmmmmmm` for the registers in `mask` and the slots in `slots` (all when undefined). */
-export function formatFrame(f: Frame, maps: readonly MapDesc[], mask = 0x7ff, slots?: Iterable<number>): string {
+export function formatFrame(f: Frame, maps: readonly MapDesc[], mask = 0x7ff, slots?: Iterable<number>, showPrecise = true): string {
   const parts: string[] = [];
   for (let i = 0; i <= 10; i++) {
     if (!(mask & (1 << i))) continue;
     const r = f.regs[i]!;
     if (r.type === NOT_INIT) continue;
-    parts.push(`R${i}=${formatReg(r, maps)}`);
+    parts.push(`R${i}=${formatReg(r, maps, showPrecise)}`);
   }
   const list = slots ? [...slots].sort((a, b) => b - a) : [...Array(SLOTS).keys()].reverse();
   for (const sl of list) {
-    const t = formatSlot(f, sl, maps);
+    const t = formatSlot(f, sl, maps, showPrecise);
     if (t) parts.push(t);
   }
   return parts.join(' ');

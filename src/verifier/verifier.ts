@@ -741,7 +741,7 @@ class Verifier {
           fr.regs[x.dst] = r.value!;
           effectMask = (1 << x.src) | (1 << x.dst);
           // A fill shows the slot it read, as the kernel's log does.
-          if (r.spi >= 0 && Math.floor(r.spi / SLOTS) === st.frames.length - 1 && fr.spill[r.spi % SLOTS]) effectSlots = [r.spi % SLOTS];
+          if (r.spi >= 0 && Math.floor(r.spi / SLOTS) === st.frames.length - 1) effectSlots = [r.spi % SLOTS];
           st.pc = pc + 1;
           break;
         }
@@ -863,7 +863,8 @@ class Verifier {
     const fr = st.cur;
     let m = mask;
     if (slots && slots.length) m |= 1 << 10;
-    const text = formatFrame(fr, this.mapDescs(), m, slots ?? []);
+    // Effects print without precision marks (Linux marks the stored states, not the running one).
+    const text = formatFrame(fr, this.mapDescs(), m, slots ?? [], false);
     const frame = st.frames.length > 1 && text ? `frame${st.frames.length - 1}: ` : '';
     const refs = st.refs.length ? ` refs=${st.refs.map((r) => r.id).join(',')}` : '';
     return `${padInsn(line)};${text ? ' ' + frame + text : ''}${refs}`;

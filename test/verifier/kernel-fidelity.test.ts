@@ -53,3 +53,19 @@ test('verifier verdicts agree with the Linux kernel on every case', { skip: avai
   assert.deepEqual(problems, [], `${problems.length} undocumented disagreements with the kernel`);
   assert.ok(compared > 100);
 });
+
+test('the level-2 log prints instructions and their effects as Linux does (90% of lines identical)', { skip: avail.ok ? false : 'kernel oracle unavailable' }, () => {
+  let same = 0; let total = 0;
+  const norm = (l: string): string => l.replace(/^(\d+: \(18\) r\d+ = )\S+ +;/, '$1MAP ;');
+  for (const c of readCases()) {
+    if (c.kernel || c.unprivileged) continue;
+    const maps = c.maps.map((m, i) => ({ ...m, name: `oracle_m${i}` }));
+    const ours = verify(c.insns, { progType: c.progType, maps, logLevel: 2 }).log.split('\n').filter((l) => /^\d+: \(/.test(l)).map(norm);
+    const k = kernelLoad({ insns: encode(c.insns), progType: c.progType, maps, logLevel: 2 });
+    const theirs = k.verifierLog.split('\n').filter((l) => /^\d+: \(/.test(l)).map(norm);
+    const n = Math.max(ours.length, theirs.length);
+    for (let i = 0; i < n; i++) { total++; if (ours[i] === theirs[i]) same++; }
+  }
+  assert.ok(total > 500);
+  assert.ok(same / total >= 0.9, `${same} of ${total} instruction lines identical`);
+});
