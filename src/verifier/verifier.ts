@@ -253,6 +253,7 @@ class Verifier {
       if (!this.ctx) {
         throw new VerifierError('PROG_TYPE', `program type ${this.opts.progType} is not supported (give a ContextDescription)`, -1);
       }
+      this.checkMapRefs();
       if (this.level >= 2) this.logLiveness();
       this.explore();
       this.checkStackDepth();
@@ -951,6 +952,14 @@ class Verifier {
         break;
     }
     const op = x.op.alu!;
+    if (!x.op.srcReg) {
+      if ((op === 'div' || op === 'sdiv' || op === 'mod' || op === 'smod') && x.imm === 0) {
+        reject('DIV_BY_ZERO', 'div by zero', 0, 'a division by the constant 0: divide by a register, or not at all');
+      }
+      if ((op === 'lsh' || op === 'rsh' || op === 'arsh') && (x.imm < 0 || x.imm >= (is64 ? 64 : 32))) {
+        reject('BAD_SHIFT', `invalid shift ${x.imm}`, 0, `shift amounts are 0..${is64 ? 63 : 31}`);
+      }
+    }
     if (dst.type === SCALAR && src.type === SCALAR) {
       const r = scalarAlu(op, dst.s, src.s, is64);
       // Linked registers survive adding a constant (their difference is known).
@@ -1345,11 +1354,20 @@ class Verifier {
     if (a === 'cmpxchg') this.checkRegInit(fr, 0);
     const ptr = fr.regs[x.dst]!;
     const v = fr.regs[x.src]!;
-    if (v.type !== SCALAR && (this.unpriv || a !== 'xchg')) {
+    if (v.type !== SCALAR && this.unpriv) {
       reject('PTR_LEAK', `R${x.src} leaks addr into mem`, 1 << x.src);
     }
     if (ptr.type === PTR_CTX || ptr.type === PKT || ptr.type === PKT_META || ptr.type === PKT_END) {
       reject('ATOMIC_TARGET', `BPF_ATOMIC stores into R${x.dst} ${typeName(ptr.type)} is not allowed`, 1 << x.dst);
+    }
+    // Atomics need aligned addresses (ordinary loads and stores of map values do not).
+    if (ptr.type === MAP_VALUE || ptr.type === MEM) {
+      const off = ptr.off + x.off;
+      if (off % x.op.size !== 0 || !ptr.s.var_.mask && ptr.s.var_.value % BigInt(x.op.size) !== 0n ||
+        ((ptr.s.var_.value | ptr.s.var_.mask) & BigInt(x.op.size - 1)) !== 0n) {
+        reject('MISALIGNED', `misaligned value access off ${tnumFormatOff(ptr)}+${ptr.off}+${x.off} size ${x.op.size}`, 1 << x.dst,
+          `atomic operations need an address aligned to ${x.op.size} bytes`);
+      }
     }
     const rd = this.memAccess(st, x.dst, ptr, x.off, x.op.size, false, undefined, false, pc);
     if (ptr.type === PTR_STACK && ptr.fixedOff()) {
@@ -1358,7 +1376,12 @@ class Verifier {
       const b0 = total + STACK_SIZE;
       const f = st.frames[ptr.frame]!;
       const slot = b0 >> 3;
-      if (f.spill[slot] && f.spill[slot]!.reg.type !== SCALAR) reject('ATOMIC_TARGET', 'atomic on a spilled pointer', 1 << x.dst);
+      if (f.spill[slot] && f.spill[slot]!.reg.type !== SCALAR && this.unpriv) {
+        reject('SPILL_CORRUPT', 'attempt to corrupt spilled pointer on stack', 1 << x.dst);
+      }
+      // Read-modify-write leaves a number behind, whatever was there.
+      f.own().spill[slot] = undefined;
+      for (let i = 0; i < 8; i++) if (f.kind[slot * 8 + i] === STACK_SPILL) f.own().kind[slot * 8 + i] = STACK_MISC;
       this.memAccess(st, x.dst, ptr, x.off, x.op.size, true, REG_UNKNOWN, false, pc);
     } else {
       this.memAccess(st, x.dst, ptr, x.off, x.op.size, true, REG_UNKNOWN, false, pc);
@@ -1432,10 +1455,9 @@ class Verifier {
 
     // Null checks: a maybe-null pointer against 0.
     const isZero = (r: Reg): boolean => r.type === SCALAR && r.s.isConst() && r.s.value === 0n;
-    if ((op === 'jeq' || op === 'jne') && ((isPointer(a.type) && isZero(b)) || (isPointer(b.type) && isZero(a)))) {
-      const p = isPointer(a.type) ? a : b;
-      // A register compared as NULL: its being exactly 0 decides what the branch teaches.
-      if (x.op.srcReg) this.markRegPrecise(st, [isPointer(a.type) ? x.src : x.dst]);
+    // Null checks: Linux recognises them against an immediate 0 only (a register holding 0 is an ordinary pointer comparison).
+    if ((op === 'jeq' || op === 'jne') && !x.op.srcReg && isPointer(a.type) && isZero(b)) {
+      const p = a;
       const eqTaken = op === 'jeq';
       if (!p.maybeNull) {
         // A valid pointer is never NULL.
@@ -2038,6 +2060,26 @@ class Verifier {
     return { ...(file !== undefined ? { file } : {}), ...(line !== undefined ? { line } : {}), ...(column !== undefined ? { column } : {}), ...(text !== undefined ? { text } : {}) };
   }
 
+  /** Every LD_IMM64 map reference, reachable or not, names a map (Linux resolves them all at load). */
+  private checkMapRefs(): void {
+    for (let pc = 0; pc < this.cfg.nslots; pc++) {
+      const x = this.cfg.at[pc];
+      if (!x || x.op.kind !== 'ld_imm64' || (x.src !== 1 && x.src !== 2)) continue;
+      const m = this.maps[x.imm];
+      const fail = (code: string, msg: string, hint?: string): never => {
+        throw new VerifierError(code, msg, pc, hint ? { hint, insn: formatKernelInsn(x) } : { insn: formatKernelInsn(x) });
+      };
+      if (x.imm < 0 || !m || x.imm >= (this.opts.maps?.length ?? 0)) {
+        fail('BAD_MAP', `fd ${x.imm} is not pointing to valid bpf_map`,
+          `give the program's maps in order: LD_IMM64 imm is an index into the map list (${this.opts.maps?.length ?? 0} given)`);
+      }
+      if (x.src === 2) {
+        if (m.type !== MAP_TYPE.ARRAY) fail('BAD_MAP', 'no direct value access support for this map type');
+        if (x.imm2 < 0 || x.imm2 >= m.valueSize) fail('BAD_MAP', `invalid access to map value pointer, value_size=${m.valueSize} off=${x.imm2}`);
+      }
+    }
+  }
+
   private checkStackDepth(): void {
     // Combined stack of the deepest call chain (each frame rounded up to 32 bytes as the kernel does).
     const sps = this.cfg.subprogs;
@@ -2137,6 +2179,12 @@ function swapOp(op: string): string {
     case 'jle': return 'jge';
     default: return op;
   }
+}
+
+/** A pointer's variable offset as Linux prints it in alignment errors: `0` or `(0x0; 0x7)`. */
+function tnumFormatOff(p: Reg): string {
+  const t = p.s.var_;
+  return t.mask === 0n ? t.value.toString() : `(0x${t.value.toString(16)}; 0x${t.mask.toString(16)})`;
 }
 
 /** The kernel aligns the `;` of an instruction's effect at column 38, or further by steps of 8. */

@@ -4,6 +4,8 @@
 // bounded and not, stack reads initialised and not, ALU chains feeding an
 // index. Deterministic for a seed; each program is assembly text.
 import type { MapInfo } from '../../src/verifier/verifier.js';
+import type { Instruction } from '../../src/isa/instruction.js';
+import type { OpSpec } from '../../src/isa/table.js';
 
 export interface GenProgram {
   readonly kind: string;
@@ -241,6 +243,49 @@ export function generatePruning(seed: number, n: number): GenProgram[] {
     }
     L.push('end:', 'r0 = 0', 'exit');
     out.push({ kind: 'pruning', progType: 6, unprivileged: false, maps, text: L.join('\n') });
+  }
+  return out;
+}
+
+/**
+ * Random instruction sequences after a prologue that sets up every kind of
+ * register (map value, packet, packet end, context, stack pointer, numbers):
+ * mostly refused, for differential testing of the verifier's corners against
+ * Linux and for robustness (no crash, no hang).
+ */
+export function generateRandom(seed: number, n: number, ops: readonly OpSpec[], format: (x: Instruction) => string): GenProgram[] {
+  const r = new Rng(seed);
+  const PRO = [
+    '*(u64 *)(r10 - 8) = 0', '*(u64 *)(r10 - 16) = 0', 'r6 = r1', 'r2 = r10', 'r2 += -8', 'ld_pseudo r1, 1, 0',
+    'call bpf_map_lookup_elem', 'if r0 == 0 goto end', 'r7 = *(u32 *)(r6 + 0)', 'r8 = *(u32 *)(r6 + 4)',
+    'r9 = *(u32 *)(r6 + 12)', 'r1 = r7', 'r1 += 14', 'if r1 > r8 goto end', 'r1 = r0', 'r2 = r10', 'r2 += -16',
+    'r3 = 0', 'r4 = 5', 'r5 = r9',
+  ];
+  const IMMS = [0, 1, -1, 8, 16, 4, 255, 0x7fffffff, -0x80000000, 64, 32, 14];
+  const HELPERS = [1, 2, 3, 5, 6, 7, 14, 25, 44, 51, 130, 131, 132, 133];
+  const usable = ops.filter((o) => !['exit', 'kfunc_call', 'callx', 'call_local', 'ld_abs', 'ld_ind'].includes(o.kind));
+  const out: GenProgram[] = [];
+  for (let p = 0; p < n; p++) {
+    const len = 2 + r.int(40);
+    const body: string[] = [];
+    for (let j = 0; j < len; j++) {
+      const op = r.pick(usable);
+      const f: Record<string, number> = {
+        dst: r.int(10), src: r.int(11),
+        off: r.int(3) ? (r.chance(0.5) ? -8 * (1 + r.int(8)) : r.int(16)) : r.int(20) - 10,
+        imm: r.chance(0.3) ? r.int(100) - (r.chance(0.3) ? 600 : 0) : r.pick(IMMS), imm2: 0,
+      };
+      if (op.kind === 'ld_imm64') { f['src'] = r.pick([0, 0, 1, 2]); if (f['src']) f['imm'] = r.int(2); }
+      if (op.kind === 'call') f['imm'] = r.pick(HELPERS);
+      if (op.kind === 'ja' || op.kind === 'jcond') { f['off'] = r.int(Math.max(1, len - j)); if (op.kind === 'ja' && !op.is64) f['imm'] = f['off']!; }
+      const x: Record<string, unknown> = { op, dst: 0, src: 0, off: 0, imm: 0, imm2: 0 };
+      for (const k of op.operands) x[k] = f[k];
+      if (op.discr) x[op.discr.field] = op.discr.value;
+      if (op.kind === 'ja' && !op.is64) x['imm'] = f['off'];
+      body.push(format(x as unknown as Instruction));
+    }
+    const maps: MapInfo[] = [{ type: 1, keySize: 4, valueSize: 16, maxEntries: 4 }, { type: 2, keySize: 4, valueSize: 16, maxEntries: 2 }];
+    out.push({ kind: 'random', progType: 6, unprivileged: false, maps, text: [...PRO, ...body, 'end:', 'r0 = 0', 'exit'].join('\n') });
   }
   return out;
 }

@@ -10,7 +10,9 @@ import { verify } from '../../src/verifier/verifier.js';
 import { kernelAvailable, kernelLoad } from '../../src/cli/kernel-oracle.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { createMap } from '../../src/runtime/maps/create.js';
-import { generate, generatePruning, Rng } from './gen.js';
+import { generate, generatePruning, generateRandom, Rng } from './gen.js';
+import { OPS } from '../../src/isa/table.js';
+import { formatInstruction } from '../../src/isa/disasm.js';
 
 const SEED = 20261122;
 const progs = generate(SEED, 250).map((g) => ({ ...g, insns: assemble(g.text) }));
@@ -81,4 +83,25 @@ test('pruning changes no verdict: many-diamond programs verified with and withou
   }
   assert.deepEqual(wrong, []);
   assert.ok(accepted > 50 && accepted < ps.length, `${accepted} of ${ps.length} accepted`);
+});
+
+test('random instruction sequences: no crash, no hang, and Linux\'s verdict', () => {
+  const ps = generateRandom(SEED, 400, OPS, (x) => formatInstruction(x));
+  const wrong: string[] = [];
+  let accepted = 0;
+  for (const g of ps) {
+    let insns;
+    try { insns = assemble(g.text); } catch { continue; } // text the assembler refuses (a jump past the end)
+    const t = Date.now();
+    const r = verify(insns, { progType: g.progType, maps: g.maps, maxProcessed: 100_000 });
+    assert.ok(Date.now() - t < 5000, 'slow');
+    if (r.ok) accepted++;
+    else assert.equal(r.error!.name, 'VerifierError');
+    if (avail.ok) {
+      const k = kernelLoad({ insns: encode(insns), progType: g.progType, maps: g.maps, logLevel: 0 });
+      if (k.loaded !== r.ok) wrong.push(`tsbpf ${r.ok ? 'accept' : r.error!.message}, kernel ${k.loaded}\n${g.text}`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+  assert.ok(accepted >= 3, `${accepted} accepted`);
 });
