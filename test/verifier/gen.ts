@@ -289,3 +289,81 @@ export function generateRandom(seed: number, n: number, ops: readonly OpSpec[], 
   }
   return out;
 }
+
+/**
+ * Random programs that mostly verify: ALU chains and compares on numbers,
+ * numbers added to pointers, loads and stores through the map value, the
+ * stack, the packet and the context. Disagreements with Linux here point at
+ * the numeric domain (bounds, tnums, refinements) rather than at structure.
+ */
+export function generateValid(seed: number, n: number): GenProgram[] {
+  const r = new Rng(seed);
+  const PRO = [
+    '*(u64 *)(r10 - 8) = 0', '*(u64 *)(r10 - 16) = 0', 'r6 = r1', 'r2 = r10', 'r2 += -8', 'ld_pseudo r1, 1, 0',
+    'call bpf_map_lookup_elem', 'if r0 == 0 goto end', 'r7 = *(u32 *)(r6 + 0)', 'r8 = *(u32 *)(r6 + 4)',
+    'r1 = r7', 'r1 += 32', 'if r1 > r8 goto end', 'r1 = r0', 'r2 = r10', 'r2 += -16',
+    'r3 = *(u32 *)(r6 + 12)', 'r4 = *(u8 *)(r0 + 0)', 'r5 = *(u16 *)(r7 + 2)', 'r9 = *(u64 *)(r0 + 8)',
+  ];
+  const S = ['r3', 'r4', 'r5', 'r9'];
+  const ALU = ['+=', '-=', '*=', '&=', '|=', '^=', '<<=', '>>=', 's>>=', '/=', '%='];
+  const SZ = ['u8', 'u16', 'u32', 'u64'];
+  const out: GenProgram[] = [];
+  for (let p = 0; p < n; p++) {
+    const len = 4 + r.int(30);
+    const body: string[] = [];
+    let lbl = 0;
+    for (let j = 0; j < len; j++) {
+      const d = r.pick(S);
+      const w = r.chance(0.25);
+      const R = (x: string): string => (w ? x.replace('r', 'w') : x);
+      switch (r.int(9)) {
+        case 0: case 1: { // ALU on numbers
+          const op = r.pick(ALU);
+          const shift = op.includes('>>') || op === '<<=';
+          const imm = shift ? r.int(w ? 32 : 64) : op === '/=' || op === '%=' ? 1 + r.int(16) : r.pick([1, 3, 7, 15, 255, 0xffff, -1, -16, r.int(100)]);
+          body.push(r.chance(0.6) || shift ? `${R(d)} ${op} ${imm}` : `${R(d)} ${op} ${R(r.pick(S))}`);
+          break;
+        }
+        case 2: { // compare and skip
+          const op = r.pick(['>', '>=', '<', '<=', 's>', 's<', '==', '!=', '&']);
+          const l = `l${lbl++}`;
+          body.push(r.chance(0.5) ? `if ${R(d)} ${op} ${r.pick([0, 1, 7, 15, 16, 63, 255, -1])} goto ${l}` : `if ${R(d)} ${op} ${R(r.pick(S))} goto ${l}`);
+          body.push(`${d} = ${r.int(20)}`, `${l}:`);
+          break;
+        }
+        case 3: { // number into the map value pointer (bounded or not), then a load
+          const sz = r.pick(SZ);
+          if (r.chance(0.7)) body.push(`${d} &= ${r.pick([3, 7, 8, 15])}`);
+          body.push('r1 = r0', `r1 += ${d}`, `${d} = *(${sz} *)(r1 + 0)`);
+          break;
+        }
+        case 4: { // stack store and load
+          const sz = r.pick(SZ);
+          const size = sz === 'u8' ? 1 : sz === 'u16' ? 2 : sz === 'u32' ? 4 : 8;
+          const off = -size * (1 + r.int(16 / size));
+          body.push(`*(${sz} *)(r2 ${off >= -16 ? off + 16 >= 0 ? '+ ' + (off + 16) : '- ' + -(off + 16) : off}) = ${d}`.replace('+ 0)', '+ 0)'));
+          body.push(`${r.pick(S)} = *(${sz} *)(r10 ${off})`);
+          break;
+        }
+        case 5: { // packet load at a checked offset (or one past)
+          const sz = r.pick(SZ);
+          const size = sz === 'u8' ? 1 : sz === 'u16' ? 2 : sz === 'u32' ? 4 : 8;
+          body.push(`${d} = *(${sz} *)(r7 + ${r.chance(0.9) ? r.int(33 - size) : 33 - size})`);
+          break;
+        }
+        case 6: // context read
+          body.push(`${d} = *(u32 *)(r6 + ${r.pick([0, 4, 8, 12, 16])})`.replace(/\(r6 \+ (0|4)\)/, '(r6 + 12)'));
+          break;
+        case 7: // copies (linked registers)
+          body.push(`${d} = ${r.pick(S)}`);
+          break;
+        default: // map value store at a fixed offset
+          body.push(`*(${r.pick(SZ)} *)(r0 + ${r.pick([0, 4, 8])}) = ${d}`);
+          break;
+      }
+    }
+    const maps: MapInfo[] = [{ type: 1, keySize: 4, valueSize: 16, maxEntries: 4 }];
+    out.push({ kind: 'valid', progType: 6, unprivileged: false, maps, text: [...PRO, ...body, 'end:', 'r0 = 2', 'exit'].join('\n') });
+  }
+  return out;
+}

@@ -10,7 +10,7 @@ import { verify } from '../../src/verifier/verifier.js';
 import { kernelAvailable, kernelLoad } from '../../src/cli/kernel-oracle.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { createMap } from '../../src/runtime/maps/create.js';
-import { generate, generatePruning, generateRandom, Rng } from './gen.js';
+import { generate, generatePruning, generateRandom, generateValid, Rng } from './gen.js';
 import { OPS } from '../../src/isa/table.js';
 import { formatInstruction } from '../../src/isa/disasm.js';
 
@@ -104,4 +104,18 @@ test('random instruction sequences: no crash, no hang, and Linux\'s verdict', ()
   }
   assert.deepEqual(wrong, []);
   assert.ok(accepted >= 3, `${accepted} accepted`);
+});
+
+test('random mostly-valid programs (numeric domain): Linux\'s verdict', { skip: avail.ok ? false : 'kernel oracle unavailable' }, () => {
+  const wrong: string[] = [];
+  let accepted = 0;
+  for (const g of generateValid(SEED, 300)) {
+    const insns = assemble(g.text);
+    const r = verify(insns, { progType: g.progType, maps: g.maps });
+    if (r.ok) accepted++;
+    const k = kernelLoad({ insns: encode(insns), progType: g.progType, maps: g.maps, logLevel: 0 });
+    if (k.loaded !== r.ok) wrong.push(`tsbpf ${r.ok ? 'accept' : r.error!.message}, kernel ${k.loaded}\n${g.text}`);
+  }
+  assert.deepEqual(wrong, []);
+  assert.ok(accepted > 60, `${accepted} accepted`);
 });
