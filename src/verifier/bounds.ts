@@ -585,8 +585,8 @@ function alu32(op: AluOp, r: Scalar, a: Scalar, b: Scalar): void {
       break;
     }
     default:
+      // div, sdiv, mod, smod: Linux tracks nothing, not even the zero upper half.
       unknownInto(r);
-      r.zext32();
       return;
   }
   r.var_ = t;

@@ -211,6 +211,14 @@ export function formatSlot(f: Frame, slot: number, maps: readonly MapDesc[], sho
   if (sp && sp.size === 8) return `${name}=${formatReg(sp.reg, maps, showPrecise)}`;
   let s = '';
   let any = false;
+  if (sp && sp.at === 0) {
+    // A narrow spill: the other bytes, then the register (`????scalar(...)`, `???????7`).
+    for (let i = 7; i >= sp.size; i--) {
+      const k = f.kind[base + i]!;
+      s += k === STACK_MISC ? 'm' : k === STACK_ZERO ? '0' : '?';
+    }
+    return `${name}=${s}${formatReg(sp.reg, maps, showPrecise)}`;
+  }
   for (let i = 7; i >= 0; i--) {
     const k = f.kind[base + i]!;
     if (k !== STACK_INVALID) any = true;

@@ -753,7 +753,9 @@ class Verifier {
             this.checkRegInit(fr, x.src);
             val = fr.regs[x.src]!;
             const p = fr.regs[x.dst]!;
-            if (p.type === PTR_STACK && x.op.size === 8 && val.type === SCALAR && val.id === 0 && !val.s.isConst()) {
+            const slotStart = p.type === PTR_STACK && p.fixedOff() && (((p.off + x.off) % 8) + 8) % 8 === 0;
+            const fits = x.op.size === 8 || (val.type === SCALAR && val.s.umax < (1n << BigInt(x.op.size * 8)));
+            if (slotStart && fits && val.type === SCALAR && val.id === 0 && !val.s.isConst()) {
               // The spilled copy and the register stay linked (a bound learned on one holds for the other).
               const linkedVal = val.with({ id: this.newId() });
               linkedVal.precise = val.precise;
@@ -1288,6 +1290,13 @@ class Verifier {
           }
         }
       }
+      if (at === 0 && v.type === SCALAR) {
+        // A number stored at the start of a slot is kept as a narrow spill (as Linux does): a fill
+        // of the same bytes gives the register back when its value fits.
+        fr.own().spill[slot] = { reg: v, at: 0, size };
+        for (let i = 0; i < size; i++) fr.own().kind[b0 + i] = STACK_SPILL;
+        return { spi: spiKey };
+      }
       const zero = v.type === SCALAR && v.s.isConst() && (v.s.value & ((1n << BigInt(size * 8)) - 1n)) === 0n;
       for (let i = 0; i < size; i++) fr.own().kind[b0 + i] = zero ? STACK_ZERO : STACK_MISC;
       return { spi: spiKey };
@@ -1303,10 +1312,20 @@ class Verifier {
           const r = signExt ? BigInt.asIntN(size * 8, v) : v;
           return { value: constReg(r), spi: spiKey };
         }
-        if (at === 0 && !signExt && sp.reg.s.umax < (1n << BigInt(size * 8))) return { value: sp.reg, spi: spiKey };
+        if (at === 0) return { value: narrowFill(sp.reg, size, signExt), spi: spiKey };
         return { value: loadedScalar(), spi: spiKey };
       }
       return { value: sp.reg, spi: spiKey };
+    }
+    if (sp && at === 0 && size <= sp.size) {
+      // A fill of a narrow spill: the register when its value fits in the bytes read.
+      const bits = BigInt(size * 8);
+      const r = sp.reg.s;
+      if (r.isConst()) {
+        const v = r.value & ((1n << bits) - 1n);
+        return { value: constReg(signExt ? BigInt.asIntN(size * 8, v) : v), spi: spiKey };
+      }
+      return { value: narrowFill(sp.reg, size, signExt), spi: spiKey };
     }
     let allZero = true;
     for (let i = 0; i < size; i++) {
@@ -1544,12 +1563,12 @@ class Verifier {
       }
       for (let sl = 0; sl < SLOTS; sl++) {
         const sp = f.spill[sl];
-        if (!sp || sp.size !== 8 || sp.reg.type !== SCALAR || sp.reg.id !== r.id || sp.reg === r) continue;
+        if (!sp || sp.reg.type !== SCALAR || sp.reg.id !== r.id || sp.reg === r) continue;
         const q = sp.reg;
         const s = q.idOff === r.idOff ? r.s : scalarAlu('add', r.s, Scalar.const(q.idOff - r.idOff), true);
         const n = new Reg({ type: SCALAR, s, id: q.id, idOff: q.idOff });
         n.precise = q.precise;
-        f.own().spill[sl] = { reg: n, at: 0, size: 8 };
+        f.own().spill[sl] = { ...sp, reg: n };
       }
     }
   }
@@ -2179,6 +2198,16 @@ function swapOp(op: string): string {
     case 'jle': return 'jge';
     default: return op;
   }
+}
+
+/** The low `size` bytes of a spilled scalar, read back (the register itself when its value fits). */
+function narrowFill(reg: Reg, size: number, signExt: boolean): Reg {
+  const bits = BigInt(size * 8);
+  const r = reg.s;
+  if (!signExt && r.umin >= 0n && r.umax < (1n << bits)) return reg;
+  if (signExt && r.smin >= -(1n << (bits - 1n)) && r.smax < (1n << (bits - 1n))) return reg;
+  if (signExt) return scalarReg(scalarSext(r, size as 1 | 2 | 4, true));
+  return scalarReg(size === 4 ? scalarAlu('mov', Scalar.unknown(), r, false) : scalarAlu('and', r, Scalar.const((1n << bits) - 1n), true));
 }
 
 /** A pointer's variable offset as Linux prints it in alignment errors: `0` or `(0x0; 0x7)`. */
