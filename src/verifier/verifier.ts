@@ -767,7 +767,7 @@ class Verifier {
           }
           const ptr = fr.regs[x.dst]!;
           if (this.unpriv && k === 'stx' && isPointer(val.type) && ptr.type !== PTR_STACK && ptr.type !== SCALAR && ptr.type !== NOT_INIT) {
-            reject('PTR_LEAK', `R${x.src} leaks addr into ${ptr.type === MAP_VALUE ? 'map' : ptr.type === PTR_CTX ? 'ctx' : 'mem'}`, 1 << x.src,
+            reject('PTR_LEAK', `R${x.src} leaks addr into ${ptr.type === MAP_VALUE ? 'map' : ptr.type === PTR_CTX ? 'ctx' : ptr.type === PKT || ptr.type === PKT_META ? 'packet' : 'mem'}`, 1 << x.src,
               'unprivileged programs may not store pointers outside the stack');
           }
           const r = this.memAccess(st, x.dst, ptr, x.off, x.op.size, true, val, false, pc, k === 'st');
@@ -1131,10 +1131,7 @@ class Verifier {
           reject('CTX_ACCESS', `invalid bpf_context access off=${off} size=${size}`, 1 << regno,
             `${this.ctx!.name} has no ${write ? 'writable' : 'readable'} field of ${size} bytes at offset ${off} for this program type`);
         }
-        if (write) {
-          if (val && isPointer(val.type)) reject('PTR_LEAK', `R${regno} leaks addr into ctx`, 0);
-          return { spi: -1 };
-        }
+        if (write) return { spi: -1 }; // pointers stored into the context: a leak only without privileges (checked before)
         switch (a.kind) {
           case 'pkt': return { value: new Reg({ type: PKT }), spi: -1 };
           case 'pkt_end': return { value: new Reg({ type: PKT_END }), spi: -1 };
@@ -1154,7 +1151,7 @@ class Verifier {
         this.noteRegion(pc, 3);
         if (write && !this.packetWritable()) reject('PKT_WRITE', `cannot write into packet`, 1 << regno);
         this.checkPacket(regno, ptr, off, size);
-        if (write && val && isPointer(val.type)) reject('PTR_LEAK', `R${regno} leaks addr into packet`, 0);
+
         return { value: write ? undefined : loadedScalar(), spi: -1 };
       }
       default:
