@@ -124,6 +124,8 @@ function num32(v: number, signed: boolean): string {
 interface RangeEntry { name: string; v: bigint; w: 32 | 64; signed: boolean; dflt: boolean; text: string }
 
 function rangeEq(a: RangeEntry, b: RangeEntry): boolean {
+  // Lower bounds merge with lower bounds, upper with upper.
+  if (a.name.includes('min') !== b.name.includes('min')) return false;
   // Merged when they are the same number; a 32-bit bound also merges with a 64-bit one
   // that equals its unsigned reading (as Linux prints smin=umin=smin32=umin32=0xfffe7960).
   if (a.v === b.v) return true;

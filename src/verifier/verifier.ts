@@ -206,6 +206,8 @@ class Verifier {
   private readonly cmpPrune: CompareOptions;
   private readonly cmpExact: CompareOptions;
   private readonly cmpAllPrecise: CompareOptions;
+  /** Unprivileged mode: how each pointer-arithmetic instruction was first used (see sanitizeAlu). */
+  private readonly aluSanitize = new Map<number, string>();
   /** The current instruction marked registers precise (the kernel's log then prints the effect on its own line). */
   private precisionWalked = false;
   /** The current jump's log line, not written yet (forks made now remember it). */
@@ -225,7 +227,8 @@ class Verifier {
     this.unpriv = opts.unprivileged ?? false;
     this.limit = opts.maxProcessed ?? COMPLEXITY_LIMIT;
     if (opts.collectStates || this.level >= 2) this.collected = new Map();
-    this.cmpPrune = { exact: false, allowUninitStack: !this.unpriv };
+    // Without privileges Linux keeps no precision marks: every scalar counts when comparing states.
+    this.cmpPrune = { exact: false, allowUninitStack: !this.unpriv, ...(this.unpriv ? { allPrecise: true } : {}) };
     this.cmpExact = { exact: true, allowUninitStack: !this.unpriv };
     this.cmpAllPrecise = { exact: false, allowUninitStack: !this.unpriv, allPrecise: true };
   }
@@ -753,8 +756,8 @@ class Verifier {
             this.checkRegInit(fr, x.src);
             val = fr.regs[x.src]!;
             const p = fr.regs[x.dst]!;
-            const slotStart = p.type === PTR_STACK && p.fixedOff() && (((p.off + x.off) % 8) + 8) % 8 === 0;
-            const fits = x.op.size === 8 || (val.type === SCALAR && val.s.umax < (1n << BigInt(x.op.size * 8)));
+            const slotStart = !this.unpriv && p.type === PTR_STACK && p.fixedOff() && (((p.off + x.off) % 8) + 8) % 8 === 0;
+            const fits = x.op.size === 8 || (!this.unpriv && val.type === SCALAR && val.s.umax < (1n << BigInt(x.op.size * 8)));
             if (slotStart && fits && val.type === SCALAR && val.id === 0 && !val.s.isConst()) {
               // The spilled copy and the register stay linked (a bound learned on one holds for the other).
               const linkedVal = val.with({ id: this.newId() });
@@ -962,6 +965,18 @@ class Verifier {
         reject('BAD_SHIFT', `invalid shift ${x.imm}`, 0, `shift amounts are 0..${is64 ? 63 : 31}`);
       }
     }
+    if (dst.type === SCALAR && src.type === SCALAR && (op === 'and' || op === 'or') && src.s.isConst() &&
+      (is64 ? dst.s.smin === -1n && dst.s.smax === 0n : dst.s.s32min === -1 && dst.s.s32max === 0)) {
+      // A mask that is either 0 or all ones (`x s>> 63`): Linux follows each value separately,
+      // pushing the 0 case and going on with the all-ones one.
+      const child = st.fork();
+      child.cur.regs[x.dst] = constReg(0n);
+      child.path = st.path;
+      this.push(child, st.pc);
+      fr.regs[x.dst] = constReg(is64 ? -1n : 0xffffffffn);
+      this.aluInsn(st, x);
+      return;
+    }
     if (dst.type === SCALAR && src.type === SCALAR) {
       const r = scalarAlu(op, dst.s, src.s, is64);
       // Linked registers survive adding a constant (their difference is known).
@@ -1023,6 +1038,7 @@ class Verifier {
     }
     // The pointer's new offset depends on the scalar's exact value, constant or not.
     if (scReg >= 0) this.markRegPrecise(st, [scReg]);
+    if (this.unpriv && scReg >= 0) this.sanitizeAlu(st.pc, ptr, sc, scReg, d, op);
     if (sc.s.isConst()) {
       const v = sc.s.svalue;
       const off = BigInt(ptr.off) + (op === 'add' ? v : -v);
@@ -1049,6 +1065,28 @@ class Verifier {
       c.range = 0;
     }
     fr.regs[d] = ptr.with(c);
+  }
+
+  /**
+   * Unprivileged pointer arithmetic must mask the same way on every path (Linux's Spectre
+   * hardening): the scalar's sign and bound, its being constant, and the kind of pointer must not
+   * change between visits of the instruction; a scalar of mixed sign is refused outright.
+   */
+  private sanitizeAlu(pc: number, ptr: Reg, sc: Reg, scReg: number, d: number, op: string): void {
+    const s = sc.s;
+    if (!s.isConst() && s.smin < 0n && s.smax > 0n) {
+      reject('PTR_ARITH', `R${scReg} has unknown scalar with mixed signed bounds, pointer arithmetic with it prohibited for !root`, 1 << scReg,
+        'bound the offset to non-negative values first (e.g. use an unsigned type)');
+    }
+    const neg = s.smax < 0n;
+    const limit = neg ? -s.smin : s.umax;
+    const key = `${ptr.type}:${ptr.map}:${op}:${s.isConst() ? 'k' : 'v'}:${neg ? '-' : '+'}${limit}`;
+    const seen = this.aluSanitize.get(pc);
+    if (seen === undefined) this.aluSanitize.set(pc, key);
+    else if (seen !== key) {
+      reject('PTR_ARITH', `R${d} tried to add from different maps, paths or scalars, pointer arithmetic with it prohibited for !root`, 1 << d,
+        'unprivileged programs must add the same kind of offset on every path reaching this instruction');
+    }
   }
 
   private ldImm64(st: VState, x: Instruction): void {
@@ -1270,7 +1308,8 @@ class Verifier {
       if (old && isPointer(old.reg.type) && size !== 8 && this.unpriv) {
         reject('SPILL_CORRUPT', 'attempt to corrupt spilled pointer on stack', 1 << regno);
       }
-      if (size === 8) {
+      if (size === 8 && (v.type !== SCALAR || !this.unpriv)) {
+        // (Without privileges Linux keeps no spilled numbers, only their bytes: see below.)
         fr.own().spill[slot] = { reg: v, at: 0, size: 8 };
         for (let i = 0; i < 8; i++) fr.own().kind[b0 + i] = STACK_SPILL;
         if (v.type === SCALAR && v.s.isConst() && v.s.value === 0n && isImm) {
@@ -1287,7 +1326,7 @@ class Verifier {
           }
         }
       }
-      if (at === 0 && v.type === SCALAR) {
+      if (at === 0 && v.type === SCALAR && !this.unpriv) {
         // A number stored at the start of a slot is kept as a narrow spill (as Linux does): a fill
         // of the same bytes gives the register back when its value fits.
         fr.own().spill[slot] = { reg: v, at: 0, size };

@@ -296,7 +296,7 @@ export function generateRandom(seed: number, n: number, ops: readonly OpSpec[], 
  * stack, the packet and the context. Disagreements with Linux here point at
  * the numeric domain (bounds, tnums, refinements) rather than at structure.
  */
-export function generateValid(seed: number, n: number): GenProgram[] {
+export function generateValid(seed: number, n: number, unprivileged = false): GenProgram[] {
   const r = new Rng(seed);
   const PRO = [
     '*(u64 *)(r10 - 8) = 0', '*(u64 *)(r10 - 16) = 0', 'r6 = r1', 'r2 = r10', 'r2 += -8', 'ld_pseudo r1, 1, 0',
@@ -363,7 +363,15 @@ export function generateValid(seed: number, n: number): GenProgram[] {
       }
     }
     const maps: MapInfo[] = [{ type: 1, keySize: 4, valueSize: 16, maxEntries: 4 }];
-    out.push({ kind: 'valid', progType: 6, unprivileged: false, maps, text: [...PRO, ...body, 'end:', 'r0 = 2', 'exit'].join('\n') });
+    let text = [...PRO, ...body, 'end:', 'r0 = 2', 'exit'].join('\n');
+    if (unprivileged) {
+      // A socket filter without privileges has no packet pointers: r7 points at initialised stack instead.
+      text = text
+        .replace('r7 = *(u32 *)(r6 + 0)\nr8 = *(u32 *)(r6 + 4)\nr1 = r7\nr1 += 32\nif r1 > r8 goto end\n',
+          '*(u64 *)(r10 - 24) = 0\n*(u64 *)(r10 - 32) = 0\n*(u64 *)(r10 - 40) = 0\n*(u64 *)(r10 - 48) = 0\n*(u64 *)(r10 - 56) = 0\nr7 = r10\nr7 += -56\n')
+        .replace(/r6 \+ (0|4|8|12|16)\)/g, 'r6 + 0)');
+    }
+    out.push({ kind: 'valid', progType: unprivileged ? 1 : 6, unprivileged, maps, text });
   }
   return out;
 }

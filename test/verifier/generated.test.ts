@@ -122,3 +122,17 @@ test('random mostly-valid programs (numeric domain): Linux\'s verdict', { skip: 
   assert.deepEqual(wrong, []);
   assert.ok(accepted > 60, `${accepted} accepted`);
 });
+
+test('random mostly-valid programs without privileges (Spectre hardening, no spilled numbers): Linux\'s verdict', { skip: avail.ok ? false : 'kernel oracle unavailable' }, () => {
+  const wrong: string[] = [];
+  let accepted = 0;
+  for (const g of generateValid(SEED + 3, 200, true)) {
+    const insns = assemble(g.text);
+    const r = verify(insns, { progType: g.progType, maps: g.maps, unprivileged: true });
+    if (r.ok) accepted++;
+    const k = kernelLoad({ insns: encode(insns), progType: g.progType, maps: g.maps, unprivileged: true, logLevel: 0 });
+    if (k.loaded !== r.ok) wrong.push(`tsbpf ${r.ok ? 'accept' : r.error!.message}, kernel ${k.loaded}\n${g.text}`);
+  }
+  assert.deepEqual(wrong, []);
+  assert.ok(accepted > 20, `${accepted} accepted`);
+});
