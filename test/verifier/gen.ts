@@ -375,3 +375,73 @@ export function generateValid(seed: number, n: number, unprivileged = false): Ge
   }
   return out;
 }
+
+export interface HelperCallProgram extends GenProgram {
+  /** Instructions (callback offsets resolved), when the text assembled. */
+  readonly helper: number;
+}
+
+/**
+ * One helper call each, with arguments mostly of the kinds its prototype
+ * wants (stack buffers, map values, maps of every type, the context, NULL,
+ * constant sizes, a callback) and sometimes not: for differential testing
+ * of the helper argument checks. `FUNC` in the text stands for the offset of
+ * the callback at the end (resolve with resolveFunc).
+ */
+export function generateHelperCalls(seed: number, n: number, protos: ReadonlyArray<{ id: number; args: readonly string[] }>): HelperCallProgram[] {
+  const r = new Rng(seed);
+  const maps: MapInfo[] = [
+    { type: 1, keySize: 4, valueSize: 8, maxEntries: 4 }, { type: 2, keySize: 4, valueSize: 16, maxEntries: 4 },
+    { type: 27, keySize: 0, valueSize: 0, maxEntries: 4096 }, { type: 3, keySize: 4, valueSize: 4, maxEntries: 4 },
+    { type: 4, keySize: 4, valueSize: 4, maxEntries: 4 }, { type: 22, keySize: 0, valueSize: 8, maxEntries: 4 },
+    { type: 14, keySize: 4, valueSize: 4, maxEntries: 4 },
+  ];
+  const any = (): [string, number] => r.pick([
+    ['r10', -16], ['r10', -8], ['r10', -64], ['map', 0], ['map', 1], ['map', 2], ['map', 3], ['map', 4], ['map', 5], ['map', 6],
+    ['ctx', 0], ['imm', 0], ['imm', 4], ['imm', 8], ['imm', 16], ['imm', 64], ['imm', -1], ['mapval', 0], ['func', 0], ['r10', -32],
+  ] as Array<[string, number]>);
+  const good = (t: string): [string, number] => {
+    switch (t) {
+      case 'map_ptr': return ['map', r.int(maps.length)];
+      case 'map_key': case 'map_value': case 'uninit_map_value': return r.pick([['r10', -16], ['mapval', 0]] as Array<[string, number]>);
+      case 'ctx': return ['ctx', 0];
+      case 'mem': case 'mem_or_null': return r.pick([['r10', -16], ['mapval', 0], ['imm', 0]] as Array<[string, number]>);
+      case 'uninit_mem': return r.pick([['r10', -16], ['r10', -32], ['mapval', 0]] as Array<[string, number]>);
+      case 'size': case 'size_or_zero': case 'alloc_size': return ['imm', r.pick([0, 4, 8, 16, 64])];
+      case 'func': return ['func', 0];
+      case 'stack_or_null': return r.pick([['r10', -16], ['imm', 0]] as Array<[string, number]>);
+      default: return ['imm', r.pick([0, 1, 4])];
+    }
+  };
+  const out: HelperCallProgram[] = [];
+  for (let i = 0; i < n; i++) {
+    const progType = r.pick([1, 3, 6, 2]);
+    const p = r.pick(protos);
+    const L = ['r9 = r1', '*(u64 *)(r10 - 8) = 0', '*(u64 *)(r10 - 16) = 0', 'r2 = r10', 'r2 += -8', 'ld_pseudo r1, 1, 1',
+      'call bpf_map_lookup_elem', 'r8 = r0', 'if r8 == 0 goto end'];
+    for (let a = 1; a <= 5; a++) {
+      const t = p.args[a - 1];
+      const [k, v] = t && r.chance(0.9) ? good(t) : any();
+      switch (k) {
+        case 'r10': L.push(`r${a} = r10`, `r${a} += ${v}`); break;
+        case 'map': L.push(`ld_pseudo r${a}, 1, ${v}`); break;
+        case 'ctx': L.push(`r${a} = r9`); break;
+        case 'imm': L.push(`r${a} = ${v}`); break;
+        case 'mapval': L.push(`r${a} = r8`); break;
+        default: L.push(`ld_pseudo r${a}, 4, FUNC`); break;
+      }
+    }
+    L.push(`call ${p.id}`, 'end:', 'r0 = 0', 'exit', 'r0 = 0', 'exit');
+    out.push({ kind: 'helper', progType, unprivileged: false, maps, text: L.join('\n'), helper: p.id });
+  }
+  return out;
+}
+
+/** Instructions of a generated text where `FUNC` is the callback at the last two instructions. */
+export function resolveFunc(insns: Instruction[]): Instruction[] {
+  const slots: number[] = [];
+  let s = 0;
+  for (const x of insns) { slots.push(s); s += x.op.kind === 'ld_imm64' ? 2 : 1; }
+  const cb = s - 2;
+  return insns.map((x, j) => (x.op.kind === 'ld_imm64' && x.src === 4 ? { ...x, imm: cb - slots[j]! - 1 } : x));
+}
