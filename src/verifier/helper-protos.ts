@@ -71,6 +71,9 @@ const SOCKET_FILTER = 1, KPROBE = 2, SCHED_CLS = 3, SCHED_ACT = 4, TRACEPOINT = 
   CGROUP_SKB = 8, RAW_TRACEPOINT = 17, TRACING = 26, LSM = 29;
 const TRACING_TYPES = [KPROBE, TRACEPOINT, PERF_EVENT, RAW_TRACEPOINT, TRACING, LSM];
 const TC = [SCHED_CLS, SCHED_ACT];
+const SK_SKB = 14, SOCK_OPS = 13;
+/** The skb-changing helpers: tc and sk_skb. */
+const SKB_WRITE = [SCHED_CLS, SCHED_ACT, SK_SKB];
 
 // Map types (UAPI enum bpf_map_type).
 export const MAP_TYPE = {
@@ -91,28 +94,35 @@ const LOOKUP_MAPS: number[] = [MAP_TYPE.HASH, MAP_TYPE.ARRAY, MAP_TYPE.PERCPU_HA
   MAP_TYPE.LRU_PERCPU_HASH, MAP_TYPE.LPM_TRIE, MAP_TYPE.ARRAY_OF_MAPS, MAP_TYPE.HASH_OF_MAPS, MAP_TYPE.DEVMAP,
   MAP_TYPE.SOCKMAP, MAP_TYPE.CPUMAP, MAP_TYPE.XSKMAP, MAP_TYPE.SOCKHASH, MAP_TYPE.DEVMAP_HASH, 19, 20, 21, 24, 26, 28, 29, 30, 31, 32];
 
+/** Map types programs may update and delete in (the kernel refuses the others, or forbids writes). */
+const WRITE_MAPS: number[] = [MAP_TYPE.HASH, MAP_TYPE.ARRAY, MAP_TYPE.PERCPU_HASH, MAP_TYPE.PERCPU_ARRAY, MAP_TYPE.LRU_HASH,
+  MAP_TYPE.LRU_PERCPU_HASH, MAP_TYPE.LPM_TRIE, MAP_TYPE.SOCKMAP, MAP_TYPE.SOCKHASH, MAP_TYPE.DEVMAP, MAP_TYPE.DEVMAP_HASH,
+  MAP_TYPE.CPUMAP, MAP_TYPE.XSKMAP];
+/** Written from programs only through their own helpers (redirect_map...): an update or delete is "write into map forbidden". */
+export const READONLY_FROM_PROGS: readonly number[] = [MAP_TYPE.DEVMAP, MAP_TYPE.DEVMAP_HASH, MAP_TYPE.CPUMAP, MAP_TYPE.XSKMAP];
+
 const P = (name: string, args: ArgType[], ret: RetType, extra: Partial<HelperProto> = {}): HelperProto =>
   ({ id: id(name), name, args, ret, ...extra });
 
 const PROTOS: HelperProto[] = [
   P('map_lookup_elem', ['map_ptr', 'map_key'], 'map_value_or_null', { mapTypes: LOOKUP_MAPS }),
-  P('map_update_elem', ['map_ptr', 'map_key', 'map_value', 'anything'], 'integer'),
-  P('map_delete_elem', ['map_ptr', 'map_key'], 'integer'),
+  P('map_update_elem', ['map_ptr', 'map_key', 'map_value', 'anything'], 'integer', { mapTypes: WRITE_MAPS }),
+  P('map_delete_elem', ['map_ptr', 'map_key'], 'integer', { mapTypes: WRITE_MAPS }),
   P('probe_read', ['uninit_mem', 'size_or_zero', 'anything'], 'integer', { progTypes: [KPROBE, TRACEPOINT, RAW_TRACEPOINT, PERF_EVENT, TRACING], privileged: true }),
   P('ktime_get_ns', [], 'integer'),
   P('trace_printk', ['mem', 'size'], 'integer', { privileged: true }),
   P('get_prandom_u32', [], 'integer'),
   P('get_smp_processor_id', [], 'integer'),
-  P('skb_store_bytes', ['ctx', 'anything', 'mem', 'size', 'anything'], 'integer', { progTypes: [SCHED_CLS, SCHED_ACT], changesPacket: true }),
+  P('skb_store_bytes', ['ctx', 'anything', 'mem', 'size', 'anything'], 'integer', { progTypes: SKB_WRITE, changesPacket: true }),
   P('l3_csum_replace', ['ctx', 'anything', 'anything', 'anything', 'anything'], 'integer', { progTypes: [SCHED_CLS, SCHED_ACT], changesPacket: true }),
   P('l4_csum_replace', ['ctx', 'anything', 'anything', 'anything', 'anything'], 'integer', { progTypes: [SCHED_CLS, SCHED_ACT], changesPacket: true }),
   P('tail_call', ['ctx', 'map_ptr', 'anything'], 'void', { mapTypes: [MAP_TYPE.PROG_ARRAY] }),
   P('get_current_pid_tgid', [], 'integer'),
   P('get_current_uid_gid', [], 'integer'),
   P('get_current_comm', ['uninit_mem', 'size'], 'integer'),
-  P('redirect', ['anything', 'anything'], 'integer', { progTypes: [SCHED_CLS, SCHED_ACT, XDP, CGROUP_SKB] }),
+  P('redirect', ['anything', 'anything'], 'integer', { progTypes: [SCHED_CLS, SCHED_ACT, XDP] }),
   P('perf_event_output', ['ctx', 'map_ptr', 'anything', 'mem', 'size_or_zero'], 'integer', { mapTypes: [MAP_TYPE.PERF_EVENT_ARRAY] }),
-  P('skb_load_bytes', ['ctx', 'anything', 'uninit_mem', 'size'], 'integer', { progTypes: [SOCKET_FILTER, SCHED_CLS, SCHED_ACT, CGROUP_SKB] }),
+  P('skb_load_bytes', ['ctx', 'anything', 'uninit_mem', 'size'], 'integer', { progTypes: [SOCKET_FILTER, SCHED_CLS, SCHED_ACT, CGROUP_SKB, SK_SKB] }),
   P('csum_diff', ['mem_or_null', 'size_or_zero', 'mem_or_null', 'size_or_zero', 'anything'], 'integer', { progTypes: [SCHED_CLS, SCHED_ACT, XDP] }),
   P('xdp_adjust_head', ['ctx', 'anything'], 'integer', { progTypes: [XDP], changesPacket: true }),
   P('redirect_map', ['map_ptr', 'anything', 'anything'], 'integer', { progTypes: [XDP],
@@ -132,21 +142,21 @@ const PROTOS: HelperProto[] = [
   P('skb_vlan_push', ['ctx', 'anything', 'anything'], 'integer', { progTypes: TC, changesPacket: true }),
   P('skb_vlan_pop', ['ctx'], 'integer', { progTypes: TC, changesPacket: true }),
   P('clone_redirect', ['ctx', 'anything', 'anything'], 'integer', { progTypes: TC }),
-  P('get_cgroup_classid', ['ctx'], 'integer', { progTypes: TC }),
+  P('get_cgroup_classid', ['ctx'], 'integer'),
   P('get_current_task', [], 'integer'),
   P('get_stackid', ['ctx', 'map_ptr', 'anything'], 'integer', { progTypes: [KPROBE, TRACEPOINT, PERF_EVENT, RAW_TRACEPOINT], mapTypes: [MAP_TYPE.STACK_TRACE] }),
   P('skb_change_proto', ['ctx', 'anything', 'anything'], 'integer', { progTypes: TC, changesPacket: true }),
   P('skb_change_type', ['ctx', 'anything'], 'integer', { progTypes: TC }),
   P('get_hash_recalc', ['ctx'], 'integer', { progTypes: TC }),
-  P('skb_change_tail', ['ctx', 'anything', 'anything'], 'integer', { progTypes: TC, changesPacket: true }),
-  P('skb_pull_data', ['ctx', 'anything'], 'integer', { progTypes: TC, changesPacket: true }),
+  P('skb_change_tail', ['ctx', 'anything', 'anything'], 'integer', { progTypes: SKB_WRITE, changesPacket: true }),
+  P('skb_pull_data', ['ctx', 'anything'], 'integer', { progTypes: SKB_WRITE, changesPacket: true }),
   P('csum_update', ['ctx', 'anything'], 'integer', { progTypes: TC }),
   P('set_hash_invalid', ['ctx'], 'void', { progTypes: TC }),
-  P('skb_change_head', ['ctx', 'anything', 'anything'], 'integer', { progTypes: TC, changesPacket: true }),
-  P('get_socket_cookie', ['ctx'], 'integer', { progTypes: [SOCKET_FILTER, SCHED_CLS, SCHED_ACT, CGROUP_SKB] }),
-  P('get_socket_uid', ['ctx'], 'integer', { progTypes: [SOCKET_FILTER, SCHED_CLS, SCHED_ACT, CGROUP_SKB] }),
+  P('skb_change_head', ['ctx', 'anything', 'anything'], 'integer', { progTypes: SKB_WRITE, changesPacket: true }),
+  P('get_socket_cookie', ['ctx'], 'integer', { progTypes: [SOCKET_FILTER, SCHED_CLS, SCHED_ACT, CGROUP_SKB, SOCK_OPS, SK_SKB] }),
+  P('get_socket_uid', ['ctx'], 'integer', { progTypes: [SOCKET_FILTER, SCHED_CLS, SCHED_ACT, CGROUP_SKB, SK_SKB] }),
   P('set_hash', ['ctx', 'anything'], 'integer', { progTypes: TC }),
-  P('skb_adjust_room', ['ctx', 'anything', 'anything', 'anything'], 'integer', { progTypes: TC, changesPacket: true }),
+  P('skb_adjust_room', ['ctx', 'anything', 'anything', 'anything'], 'integer', { progTypes: SKB_WRITE, changesPacket: true }),
   P('get_stack', ['ctx', 'uninit_mem', 'size_or_zero', 'anything'], 'integer', { progTypes: [KPROBE, TRACEPOINT, PERF_EVENT, RAW_TRACEPOINT, TRACING], retMaxFromArg: 3 }),
   P('skb_load_bytes_relative', ['ctx', 'anything', 'uninit_mem', 'size', 'anything'], 'integer', { progTypes: [SOCKET_FILTER, SCHED_CLS, SCHED_ACT, CGROUP_SKB] }),
   P('get_current_cgroup_id', [], 'integer'),
@@ -163,7 +173,7 @@ const PROTOS: HelperProto[] = [
   P('xdp_load_bytes', ['ctx', 'anything', 'uninit_mem', 'size'], 'integer', { progTypes: [XDP] }),
   P('xdp_store_bytes', ['ctx', 'anything', 'mem', 'size'], 'integer', { progTypes: [XDP] }),
   P('ktime_get_boot_ns', [], 'integer'),
-  P('ktime_get_coarse_ns', [], 'integer'),
+  P('ktime_get_coarse_ns', [], 'integer', { progTypes: [SOCKET_FILTER, SCHED_CLS, SCHED_ACT, XDP, CGROUP_SKB, SOCK_OPS, SK_SKB, 9, 10, 11, 12, 15, 16, 18, 22, 30, 31] }),
   P('jiffies64', [], 'integer'),
   P('get_numa_node_id', [], 'integer'),
 ];

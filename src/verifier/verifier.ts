@@ -18,7 +18,7 @@ import {
   Scalar, scalarAlu, scalarNeg, scalarEndian, scalarSext, branchTaken, refine, U64_MAX,
 } from './bounds.js';
 import { type Cfg, buildCfg, denseArray, liveness, useDef } from './cfg.js';
-import { type HelperProto, helperProto, helperArgCount, MAP_TYPE } from './helper-protos.js';
+import { type HelperProto, helperProto, helperArgCount, MAP_TYPE, READONLY_FROM_PROGS } from './helper-protos.js';
 import { type ContextDescription, checkCtxAccess, progTypeContext } from './progtypes.js';
 import {
   Reg, Frame, VState, type Checkpoint, type HistNode, type PathNode, type Spill, type RefEntry,
@@ -1735,6 +1735,9 @@ class Verifier {
           if (proto.mapTypes && !proto.mapTypes.includes(this.maps[mapIdx]!.type)) {
             reject('MAP_TYPE', `cannot pass map_type ${this.maps[mapIdx]!.type} into func ${label}`, 1 << r);
           }
+          if ((proto.id === 2 || proto.id === 3) && READONLY_FROM_PROGS.includes(this.maps[mapIdx]!.type)) {
+            reject('MAP_WRITE', 'write into map forbidden', 1 << r, 'programs change this kind of map only through its own helpers');
+          }
           break;
         case 'map_key': case 'map_value': case 'uninit_map_value': {
           const m = this.maps[mapIdx];
@@ -1766,10 +1769,13 @@ class Verifier {
             i++;
             break;
           }
+          const memTypes = [PTR_STACK, PKT, PKT_META, MAP_KEY, MAP_VALUE, MEM];
+          if (!memTypes.includes(reg.type) || reg.maybeNull) {
+            this.argType(r, reg, 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem');
+          }
           const size = this.sizeArg(st, r + 1, sreg, zeroOk);
           sizes[r + 1] = size;
           if (size > 0) this.helperMem(st, r, reg, size, t === 'uninit_mem', pc, 'mem');
-          else if (!isPointer(reg.type)) this.argType(r, reg, 'mem');
           i++;
           break;
         }

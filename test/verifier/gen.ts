@@ -431,7 +431,8 @@ export function generateHelperCalls(seed: number, n: number, protos: ReadonlyArr
         default: L.push(`ld_pseudo r${a}, 4, FUNC`); break;
       }
     }
-    L.push(`call ${p.id}`, 'end:', 'r0 = 0', 'exit', 'r0 = 0', 'exit');
+    L.push(`call ${p.id}`, 'end:', 'r0 = 0', 'exit');
+    if (L.some((l) => l.includes('FUNC'))) L.push('r0 = 0', 'exit'); // the callback
     out.push({ kind: 'helper', progType, unprivileged: false, maps, text: L.join('\n'), helper: p.id });
   }
   return out;
