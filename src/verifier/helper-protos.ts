@@ -48,6 +48,8 @@ export type RetType =
   | 'ringbuf_mem_or_null';
 
 export interface HelperProto {
+  /** Program types whose variant of the helper takes other arguments (get_cgroup_classid reads the current task outside tc). */
+  readonly argsByType?: Readonly<Record<number, readonly ArgType[]>>;
   /** R0 of an `integer` helper is at most the upper bound of this argument's size (1-based register), e.g. probe_read_str. */
   readonly retMaxFromArg?: number;
   readonly id: number;
@@ -142,7 +144,7 @@ const PROTOS: HelperProto[] = [
   P('skb_vlan_push', ['ctx', 'anything', 'anything'], 'integer', { progTypes: TC, changesPacket: true }),
   P('skb_vlan_pop', ['ctx'], 'integer', { progTypes: TC, changesPacket: true }),
   P('clone_redirect', ['ctx', 'anything', 'anything'], 'integer', { progTypes: TC }),
-  P('get_cgroup_classid', ['ctx'], 'integer'),
+  P('get_cgroup_classid', [], 'integer', { argsByType: { [SCHED_CLS]: ['ctx'], [SCHED_ACT]: ['ctx'] } }),
   P('get_current_task', [], 'integer'),
   P('get_stackid', ['ctx', 'map_ptr', 'anything'], 'integer', { progTypes: [KPROBE, TRACEPOINT, PERF_EVENT, RAW_TRACEPOINT], mapTypes: [MAP_TYPE.STACK_TRACE] }),
   P('skb_change_proto', ['ctx', 'anything', 'anything'], 'integer', { progTypes: TC, changesPacket: true }),

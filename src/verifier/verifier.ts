@@ -1719,7 +1719,7 @@ class Verifier {
     let keyIsZero = false;
     let keySlots: Array<[number, number]> | undefined;
     const sizes: number[] = [];
-    const args = proto.args;
+    const args = proto.argsByType?.[this.progType] ?? proto.args;
     for (let i = 0; i < args.length; i++) {
       const r = i + 1;
       const t = args[i]!;
