@@ -195,5 +195,7 @@ export function helperProtos(): readonly HelperProto[] {
 
 /** Arguments a helper reads (for liveness); 5 when unknown. */
 export function helperArgCount(helper: number): number {
-  return BY_ID.get(helper)?.args.length ?? 5;
+  const p = BY_ID.get(helper);
+  if (!p) return 5;
+  return Math.max(p.args.length, ...Object.values(p.argsByType ?? {}).map((a) => a.length));
 }

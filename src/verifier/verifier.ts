@@ -246,7 +246,11 @@ class Verifier {
     try {
       this.cfg = buildCfg(this.insns, { unprivileged: this.unpriv });
       const n = this.cfg.nslots;
-      this.live = liveness(this.cfg, (id) => this.protoOf(id)?.args.length ?? helperArgCount(id));
+      this.live = liveness(this.cfg, (id) => {
+        const p = this.protoOf(id);
+        if (!p) return helperArgCount(id);
+        return Math.max(p.args.length, ...Object.values(p.argsByType ?? {}).map((a) => a.length));
+      });
       this.explored = denseArray<Checkpoint[] | undefined>(n, undefined);
       this.visitedMask = new Uint8Array(n);
       this.regionMask = new Uint8Array(n);
