@@ -8,6 +8,7 @@
 // Records are delivered as libbpf's perf buffer delivers them: the raw sample
 // padded with zeros so that 4 + size is a multiple of 8.
 
+import { RecordConsumer } from './consumer.js';
 import type { LinearMemory } from '../memory.js';
 import { MapBase } from './base.js';
 import { u32bytes } from './array.js';
@@ -21,8 +22,7 @@ export class PerfEventArrayMap extends MapBase implements BpfPerfEventArray {
   private readonly readers: (PerfRecord[] | undefined)[];
   private readonly limit: number;
   private order: { index: number }[] = [];
-  private waiters: (() => void)[] = [];
-  private closed = false;
+  private readonly consumer = new RecordConsumer<PerfRecord>(() => this.next());
   lost = 0;
 
   constructor(memory: LinearMemory, spec: MapCreateSpec, opts: MapCreateOptions) {
@@ -64,7 +64,7 @@ export class PerfEventArrayMap extends MapBase implements BpfPerfEventArray {
     if (extra) data.set(extra, size);
     q.push({ cpu, data });
     this.order.push({ index });
-    this.wake();
+    this.consumer.wake();
     return 0;
   }
 
@@ -78,37 +78,15 @@ export class PerfEventArrayMap extends MapBase implements BpfPerfEventArray {
   }
 
   consume(cb: (rec: PerfRecord) => boolean | void): number {
-    let n = 0;
-    for (let r = this.next(); r; r = this.next()) {
-      n++;
-      if (cb(r) === false) break;
-    }
-    return n;
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+    return this.consumer.consume(cb);
   }
 
   close(): void {
-    this.closed = true;
-    this.wake();
+    this.consumer.close();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<PerfRecord> {
-    return {
-      next: async (): Promise<IteratorResult<PerfRecord>> => {
-        for (;;) {
-          const r = this.next();
-          if (r) return { value: r, done: false };
-          if (this.closed) return { value: undefined, done: true };
-          await new Promise<void>((res) => this.waiters.push(res));
-        }
-      },
-      return: async (): Promise<IteratorResult<PerfRecord>> => ({ value: undefined, done: true }),
-    };
+    return this.consumer.iterator();
   }
 
   lookupElem(): number {

@@ -20,6 +20,7 @@
 // unconsumed bytes exceed the ring size. The consumer stops at the first
 // record still BUSY, skips DISCARDed ones, and advances the consumer position.
 
+import { RecordConsumer } from './consumer.js';
 import type { LinearMemory } from '../memory.js';
 import { MapBase } from './base.js';
 import {
@@ -43,8 +44,7 @@ export class RingBufMap extends MapBase implements BpfRingBuf {
   readonly size: number;
   readonly hdr: number;
   readonly data: number;
-  private waiters: (() => void)[] = [];
-  private closed = false;
+  private readonly consumer = new RecordConsumer<RingRecord>(() => this.next());
 
   constructor(memory: LinearMemory, spec: MapCreateSpec, opts: MapCreateOptions) {
     super(memory, spec, opts, false);
@@ -104,7 +104,7 @@ export class RingBufMap extends MapBase implements BpfRingBuf {
     const end = h - this.data + ((len + BPF_RINGBUF_HDR_SZ + 7) & ~7);
     if (end > this.size) this.memory.u8.copyWithin(this.data, this.data + this.size, this.data + end);
     dv.setUint32(h, (len | (discard ? BPF_RINGBUF_DISCARD_BIT : 0)) >>> 0, true);
-    if ((flags & BPF_RB_NO_WAKEUP) === 0 || (flags & BPF_RB_FORCE_WAKEUP) !== 0) this.wake();
+    if ((flags & BPF_RB_NO_WAKEUP) === 0 || (flags & BPF_RB_FORCE_WAKEUP) !== 0) this.consumer.wake();
   }
 
   submit(sample: number, flags: number): void {
@@ -165,38 +165,16 @@ export class RingBufMap extends MapBase implements BpfRingBuf {
   }
 
   consume(cb: (rec: RingRecord) => boolean | void): number {
-    let n = 0;
-    for (let r = this.next(); r !== undefined; r = this.next()) {
-      n++;
-      if (cb(r) === false) break;
-    }
-    return n;
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+    return this.consumer.consume(cb);
   }
 
   /** End pending async iterations (they finish once the ring is drained). */
   close(): void {
-    this.closed = true;
-    this.wake();
+    this.consumer.close();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<RingRecord> {
-    return {
-      next: async (): Promise<IteratorResult<RingRecord>> => {
-        for (;;) {
-          const r = this.next();
-          if (r !== undefined) return { value: r, done: false };
-          if (this.closed) return { value: undefined, done: true };
-          await new Promise<void>((res) => this.waiters.push(res));
-        }
-      },
-      return: async (): Promise<IteratorResult<RingRecord>> => ({ value: undefined, done: true }),
-    };
+    return this.consumer.iterator();
   }
 
   // ---- user space map API: a ring buffer has no elements ----
